@@ -1,0 +1,192 @@
+//! The collector: parse at the edge, enrich in the writer.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use parking_lot::Mutex;
+
+use crate::clock::Clock;
+use crate::drops::{DropReason, DropTally};
+use crate::event::Event;
+use crate::geo::GeoDb;
+use crate::page::Page;
+use crate::payload::{self, Hit, Rejection, RequestContext};
+use crate::referrer::{self, SpamList};
+use crate::sites::Sites;
+use crate::user_agent::{Agent, UserAgentParser};
+use crate::visitor::Salts;
+use crate::session::Sessions;
+
+/// How the collector behaves; the server fills it from its configuration.
+#[derive(Debug, Clone)]
+pub struct CollectorSettings {
+    /// A visit ends after this long without events.
+    pub session_timeout: Duration,
+    /// How many distinct user agents to remember parsed.
+    pub user_agent_cache: u64,
+    /// Referrer-spam domains on top of the built-in list.
+    pub spam_referrers: Vec<String>,
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        CollectorSettings { session_timeout: Duration::minutes(30), user_agent_cache: 10_000, spam_referrers: Vec::new() }
+    }
+}
+
+/// How many distinct unknown domains get a log line each; after that they are only counted, so
+/// junk traffic cannot flood the log.
+const UNKNOWN_DOMAINS_LOGGED: usize = 100;
+
+pub struct Collector {
+    clock: Arc<dyn Clock>,
+    sites: Sites,
+    drops: DropTally,
+    salts: Salts,
+    sessions: Sessions,
+    agents: UserAgentParser,
+    geo: GeoDb,
+    spam: SpamList,
+    unknown_domains_logged: Mutex<HashSet<String>>,
+}
+
+/// What became of a hit: events to store (one per site it named), and a line worth logging.
+#[derive(Debug, Default)]
+pub struct Enriched {
+    pub events: Vec<Event>,
+    /// Set the first time an unregistered domain sends events, so the owner can notice a typo.
+    pub unknown_domain: Option<String>,
+}
+
+impl Collector {
+    pub fn new(settings: CollectorSettings, geo: GeoDb, clock: Arc<dyn Clock>) -> Self {
+        Collector {
+            salts: Salts::new(clock.clone(), settings.session_timeout),
+            sessions: Sessions::new(settings.session_timeout),
+            agents: UserAgentParser::new(settings.user_agent_cache),
+            spam: SpamList::with_extra(&settings.spam_referrers),
+            sites: Sites::default(),
+            drops: DropTally::default(),
+            unknown_domains_logged: Mutex::new(HashSet::new()),
+            geo,
+            clock,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn sites(&self) -> &Sites {
+        &self.sites
+    }
+
+    pub fn drops(&self) -> &DropTally {
+        &self.drops
+    }
+
+    pub fn geo(&self) -> &GeoDb {
+        &self.geo
+    }
+
+    /// Parses an Events API body; a rejection is counted as an invalid drop.
+    pub fn parse_event(&self, body: &[u8], context: RequestContext) -> Result<Hit, Rejection> {
+        let day = context.received_at.date_naive();
+        payload::parse_event(body, context).inspect_err(|_| self.drops.add(day, "", DropReason::Invalid))
+    }
+
+    /// Parses a tracking pixel's query; a rejection is counted as an invalid drop.
+    pub fn parse_pixel(
+        &self,
+        query: &str,
+        referer_header: Option<&str>,
+        context: RequestContext,
+    ) -> Result<Hit, Rejection> {
+        let day = context.received_at.date_naive();
+        payload::parse_pixel(query, referer_header, context)
+            .inspect_err(|_| self.drops.add(day, "", DropReason::Invalid))
+    }
+
+    /// Turns a hit into one event per registered site it names, counting the rest as drops.
+    /// Runs on the writer's thread, off the HTTP path: no response depends on it.
+    pub fn enrich(&self, hit: Hit) -> Enriched {
+        let mut out = Enriched::default();
+        let ctx = &hit.context;
+        let day = ctx.received_at.date_naive();
+        let page = Page::from_url(&hit.url, hit.hash_mode);
+        let agent = if ctx.prefetch { Agent::Bot } else { self.agents.parse(&ctx.user_agent) };
+
+        for domain in &hit.domains {
+            let Some(site) = self.sites.get(domain) else {
+                self.drops.add(day, "", DropReason::UnknownSite);
+                if out.unknown_domain.is_none() {
+                    let mut logged = self.unknown_domains_logged.lock();
+                    if logged.len() < UNKNOWN_DOMAINS_LOGGED && logged.insert(domain.to_string()) {
+                        out.unknown_domain = Some(domain.to_string());
+                    }
+                }
+                continue;
+            };
+            let site_name = domain.as_str();
+            let client = match &agent {
+                Agent::Human(client) => client.clone(),
+                Agent::Bot => {
+                    self.drops.add(day, site_name, DropReason::Bot);
+                    continue;
+                }
+            };
+            if self.spam.is_spam(hit.referrer.as_deref()) {
+                self.drops.add(day, site_name, DropReason::Spam);
+                continue;
+            }
+            let excluded = (site.settings.respect_dnt && ctx.do_not_track)
+                || site.excludes_path(&page.path)
+                || site.excludes_ip(ctx.client_ip);
+            if excluded {
+                self.drops.add(day, site_name, DropReason::Excluded);
+                continue;
+            }
+
+            let ids = self.salts.ids(site_name, ctx.client_ip, &ctx.user_agent);
+            let referral = referrer::classify(hit.referrer.as_deref(), &page.hostname);
+            let source = [&page.utm.source, &page.ref_source]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .map(|s| referrer::source_from_param(s))
+                .unwrap_or(referral.source);
+            out.events.push(Event {
+                site: domain.clone(),
+                ts: ctx.received_at,
+                name: hit.name.clone(),
+                hostname: page.hostname.clone(),
+                path: page.path.clone(),
+                visitor_id: ids.current,
+                session_id: self.sessions.session_for(ids, ctx.received_at),
+                interactive: hit.interactive,
+                referrer: referral.referrer,
+                source,
+                utm: page.utm.clone(),
+                click_id: page.click_id,
+                location: self.geo.lookup(ctx.client_ip),
+                client,
+                props: hit.props.clone(),
+                engaged_ms: hit.engagement.map(|e| e.engaged_ms),
+                scroll_depth: hit.engagement.map(|e| e.scroll_depth),
+            });
+        }
+        out
+    }
+
+    /// Housekeeping, called about once a minute: rotates salts (destroying yesterday's on time)
+    /// and forgets ended visits.
+    pub fn tick(&self) {
+        self.salts.rotate();
+        self.sessions.purge_expired(self.clock.now());
+    }
+
+    /// Visits in memory now.
+    pub fn live_sessions(&self) -> usize {
+        self.sessions.len()
+    }
+}

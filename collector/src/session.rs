@@ -1,0 +1,137 @@
+//! Visits: a visit (session) ends after a quiet spell of `timeout` with no event from the visitor.
+//!
+//! Sessions live in memory only, keyed by today's visitor id. When a visit crosses midnight, the
+//! first event after it finds the session under yesterday's id and moves it to today's, so the
+//! session id stays and the visit is not split; every event still carries today's visitor id,
+//! which keeps daily visitor counts exact.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use parking_lot::Mutex;
+
+use crate::visitor::VisitorIds;
+
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    id: u64,
+    last_seen: DateTime<Utc>,
+}
+
+/// Shards keep the lock of one visitor's lookup from blocking another's.
+const SHARDS: usize = 16;
+
+pub struct Sessions {
+    timeout: Duration,
+    shards: Vec<Mutex<HashMap<u64, Session>>>,
+}
+
+impl Sessions {
+    pub fn new(timeout: Duration) -> Self {
+        Sessions { timeout, shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+    }
+
+    /// The session id for an event of this visitor at `now`: the ongoing one, or a new one.
+    pub fn session_for(&self, ids: VisitorIds, now: DateTime<Utc>) -> u64 {
+        let carried = ids.previous.and_then(|previous| {
+            if previous == ids.current {
+                return None;
+            }
+            let session = self.shard(previous).lock().remove(&previous)?;
+            self.is_live(&session, now).then_some(session)
+        });
+        let mut shard = self.shard(ids.current).lock();
+        let session = match shard.get(&ids.current).copied().or(carried) {
+            Some(s) if self.is_live(&s, now) => Session { id: s.id, last_seen: now.max(s.last_seen) },
+            _ => Session { id: new_session_id(), last_seen: now },
+        };
+        shard.insert(ids.current, session);
+        session.id
+    }
+
+    /// Forgets visits that have ended. Called periodically; returns how many were removed.
+    pub fn purge_expired(&self, now: DateTime<Utc>) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut shard = shard.lock();
+                let before = shard.len();
+                shard.retain(|_, s| self.is_live(s, now));
+                before - shard.len()
+            })
+            .sum()
+    }
+
+    /// Visits going on now.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn is_live(&self, session: &Session, now: DateTime<Utc>) -> bool {
+        now - session.last_seen < self.timeout
+    }
+
+    fn shard(&self, visitor: u64) -> &Mutex<HashMap<u64, Session>> {
+        &self.shards[(visitor % SHARDS as u64) as usize]
+    }
+}
+
+/// Random, so a session id says nothing about the visitor; never 0, which reads as "none".
+fn new_session_id() -> u64 {
+    loop {
+        let id = rand::random::<u64>();
+        if id != 0 {
+            return id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 14, h, m, 0).unwrap()
+    }
+
+    fn ids(current: u64) -> VisitorIds {
+        VisitorIds { current, previous: None }
+    }
+
+    #[test]
+    fn a_visit_continues_until_thirty_quiet_minutes() {
+        let sessions = Sessions::new(Duration::minutes(30));
+        let first = sessions.session_for(ids(1), t(10, 0));
+        assert_eq!(sessions.session_for(ids(1), t(10, 29)), first);
+        assert_eq!(sessions.session_for(ids(1), t(10, 58)), first, "the quiet spell restarts at each event");
+        let next = sessions.session_for(ids(1), t(11, 28));
+        assert_ne!(next, first, "30 quiet minutes end the visit");
+        assert_ne!(sessions.session_for(ids(2), t(11, 28)), next, "other visitors have their own");
+    }
+
+    #[test]
+    fn a_visit_crossing_midnight_keeps_its_session() {
+        let sessions = Sessions::new(Duration::minutes(30));
+        let before = sessions.session_for(ids(7), t(23, 50));
+        let after = sessions.session_for(VisitorIds { current: 8, previous: Some(7) }, t(23, 50) + Duration::minutes(15));
+        assert_eq!(after, before);
+        assert_eq!(sessions.session_for(ids(8), t(23, 50) + Duration::minutes(20)), before, "moved to today's id");
+        assert_eq!(sessions.len(), 1);
+    }
+
+    #[test]
+    fn purge_forgets_ended_visits() {
+        let sessions = Sessions::new(Duration::minutes(30));
+        for v in 0..100 {
+            sessions.session_for(ids(v), t(10, 0));
+        }
+        sessions.session_for(ids(5), t(10, 20));
+        assert_eq!(sessions.purge_expired(t(10, 40)), 99);
+        assert_eq!(sessions.len(), 1);
+    }
+}
