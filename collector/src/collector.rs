@@ -13,10 +13,10 @@ use crate::geo::GeoDb;
 use crate::page::Page;
 use crate::payload::{self, Hit, Rejection, RequestContext};
 use crate::referrer::{self, SpamList};
+use crate::session::Sessions;
 use crate::sites::Sites;
 use crate::user_agent::{Agent, UserAgentParser};
 use crate::visitor::Salts;
-use crate::session::Sessions;
 
 /// How the collector behaves; the server fills it from its configuration.
 #[derive(Debug, Clone)]
@@ -31,7 +31,11 @@ pub struct CollectorSettings {
 
 impl Default for CollectorSettings {
     fn default() -> Self {
-        CollectorSettings { session_timeout: Duration::minutes(30), user_agent_cache: 10_000, spam_referrers: Vec::new() }
+        CollectorSettings {
+            session_timeout: Duration::minutes(30),
+            user_agent_cache: 10_000,
+            spam_referrers: Vec::new(),
+        }
     }
 }
 
@@ -93,7 +97,8 @@ impl Collector {
     /// Parses an Events API body; a rejection is counted as an invalid drop.
     pub fn parse_event(&self, body: &[u8], context: RequestContext) -> Result<Hit, Rejection> {
         let day = context.received_at.date_naive();
-        payload::parse_event(body, context).inspect_err(|_| self.drops.add(day, "", DropReason::Invalid))
+        payload::parse_event(body, context)
+            .inspect_err(|_| self.drops.add(day, "", DropReason::Invalid))
     }
 
     /// Parses a tracking pixel's query; a rejection is counted as an invalid drop.
@@ -115,7 +120,11 @@ impl Collector {
         let ctx = &hit.context;
         let day = ctx.received_at.date_naive();
         let page = Page::from_url(&hit.url, hit.hash_mode);
-        let agent = if ctx.prefetch { Agent::Bot } else { self.agents.parse(&ctx.user_agent) };
+        let agent = if ctx.prefetch {
+            Agent::Bot
+        } else {
+            self.agents.parse(&ctx.user_agent)
+        };
 
         for domain in &hit.domains {
             let Some(site) = self.sites.get(domain) else {
@@ -148,7 +157,9 @@ impl Collector {
                 continue;
             }
 
-            let ids = self.salts.ids(site_name, ctx.client_ip, &ctx.user_agent);
+            let ids = self
+                .salts
+                .ids(site_name, ctx.client_ip, &ctx.user_agent, ctx.received_at);
             let referral = referrer::classify(hit.referrer.as_deref(), &page.hostname);
             let source = [&page.utm.source, &page.ref_source]
                 .into_iter()

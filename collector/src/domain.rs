@@ -31,7 +31,9 @@ impl SiteDomain {
         let valid_labels = ascii.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
         if !valid_labels || ascii.len() > MAX_DOMAIN_BYTES {
             return Err(invalid());
@@ -75,11 +77,26 @@ mod tests {
 
     #[test]
     fn normalises_case_www_and_idn() {
-        assert_eq!(SiteDomain::parse("WWW.Example.COM").unwrap().as_str(), "example.com");
-        assert_eq!(SiteDomain::parse(" example.com. ").unwrap().as_str(), "example.com");
-        assert_eq!(SiteDomain::parse("bücher.de").unwrap().as_str(), "xn--bcher-kva.de");
-        assert_eq!(SiteDomain::parse("localhost").unwrap().as_str(), "localhost");
-        assert_eq!(SiteDomain::parse("blog.example.co.uk").unwrap().as_str(), "blog.example.co.uk");
+        assert_eq!(
+            SiteDomain::parse("WWW.Example.COM").unwrap().as_str(),
+            "example.com"
+        );
+        assert_eq!(
+            SiteDomain::parse(" example.com. ").unwrap().as_str(),
+            "example.com"
+        );
+        assert_eq!(
+            SiteDomain::parse("bücher.de").unwrap().as_str(),
+            "xn--bcher-kva.de"
+        );
+        assert_eq!(
+            SiteDomain::parse("localhost").unwrap().as_str(),
+            "localhost"
+        );
+        assert_eq!(
+            SiteDomain::parse("blog.example.co.uk").unwrap().as_str(),
+            "blog.example.co.uk"
+        );
     }
 
     #[test]
@@ -97,7 +114,10 @@ mod tests {
             &"a".repeat(300),
             "exa\u{0}mple.com",
         ] {
-            assert!(SiteDomain::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                SiteDomain::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 

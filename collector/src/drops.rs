@@ -24,8 +24,13 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 5] =
-        [DropReason::Bot, DropReason::UnknownSite, DropReason::Spam, DropReason::Invalid, DropReason::Excluded];
+    pub const ALL: [DropReason; 5] = [
+        DropReason::Bot,
+        DropReason::UnknownSite,
+        DropReason::Spam,
+        DropReason::Invalid,
+        DropReason::Excluded,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,7 +84,12 @@ impl DropTally {
         let counts = std::mem::take(&mut *self.counts.lock());
         let mut rows: Vec<DropCount> = counts
             .into_iter()
-            .map(|((day, site, reason), count)| DropCount { day, site, reason, count })
+            .map(|((day, site, reason), count)| DropCount {
+                day,
+                site,
+                reason,
+                count,
+            })
             .collect();
         rows.sort_by(|a, b| (a.day, &a.site, a.reason).cmp(&(b.day, &b.site, b.reason)));
         rows
@@ -109,8 +119,18 @@ mod tests {
         assert_eq!(
             rows,
             vec![
-                DropCount { day, site: "".into(), reason: DropReason::Invalid, count: 1 },
-                DropCount { day, site: "a.com".into(), reason: DropReason::Bot, count: 2 },
+                DropCount {
+                    day,
+                    site: "".into(),
+                    reason: DropReason::Invalid,
+                    count: 1
+                },
+                DropCount {
+                    day,
+                    site: "a.com".into(),
+                    reason: DropReason::Bot,
+                    count: 2
+                },
             ]
         );
         assert!(tally.take().is_empty());

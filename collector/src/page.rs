@@ -37,8 +37,19 @@ pub struct Page {
 
 /// Click-id parameters of ad platforms, by the name they use in URLs.
 pub const CLICK_ID_PARAMS: &[&str] = &[
-    "gclid", "gbraid", "wbraid", "dclid", "fbclid", "msclkid", "twclid", "li_fat_id", "ttclid",
-    "yclid", "epik", "rdt_cid", "sccid",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "fbclid",
+    "msclkid",
+    "twclid",
+    "li_fat_id",
+    "ttclid",
+    "yclid",
+    "epik",
+    "rdt_cid",
+    "sccid",
 ];
 
 /// Longest value kept of one campaign parameter; longer ones are cut at a character boundary.
@@ -160,7 +171,9 @@ mod tests {
     #[test]
     fn first_value_wins_and_tags_are_capped() {
         let long = "x".repeat(400);
-        let p = page(&format!("https://e.com/?utm_source=a&utm_source=b&utm_term={long}&source=s"));
+        let p = page(&format!(
+            "https://e.com/?utm_source=a&utm_source=b&utm_term={long}&source=s"
+        ));
         assert_eq!(p.utm.source, "a");
         assert_eq!(p.utm.term.len(), MAX_TAG_BYTES);
         assert_eq!(p.ref_source, "s");
@@ -169,7 +182,10 @@ mod tests {
     #[test]
     fn hash_mode_keeps_the_fragment() {
         let url = Url::parse("https://e.com/app/#/settings/profile?tab=1").unwrap();
-        assert_eq!(Page::from_url(&url, true).path, "/app#/settings/profile?tab=1");
+        assert_eq!(
+            Page::from_url(&url, true).path,
+            "/app#/settings/profile?tab=1"
+        );
         assert_eq!(Page::from_url(&url, false).path, "/app");
         let url = Url::parse("https://e.com/app#").unwrap();
         assert_eq!(Page::from_url(&url, true).path, "/app");
@@ -199,7 +215,10 @@ mod tests {
             ("https://evil.example/x", "/"),
         ] {
             assert_eq!(normalize_path(input), expected, "{input:?}");
-            let recorded = page(&format!("https://e.com{}", if input.starts_with('/') { input } else { "/" }));
+            let recorded = page(&format!(
+                "https://e.com{}",
+                if input.starts_with('/') { input } else { "/" }
+            ));
             if input.starts_with('/') && !input.starts_with("//") {
                 assert_eq!(recorded.path, expected, "recorded {input:?}");
             }

@@ -151,7 +151,9 @@ pub fn parse_event(body: &[u8], context: RequestContext) -> Result<Hit, Rejectio
 
     let name = parse_name(wire.n.as_deref())?;
     let url = parse_url(wire.u.as_deref())?;
-    let engagement = (name == ENGAGEMENT).then(|| engagement(&wire.sd, &wire.e)).transpose()?;
+    let engagement = (name == ENGAGEMENT)
+        .then(|| engagement(&wire.sd, &wire.e))
+        .transpose()?;
     Ok(Hit {
         domains: parse_domains(wire.d.as_deref(), &url)?,
         referrer: parse_referrer(wire.r)?,
@@ -194,7 +196,11 @@ pub fn parse_pixel(
         (None, Some(path)) => {
             let domain = d.as_deref().ok_or(Rejection::MissingUrl)?;
             let host = SiteDomain::parse(domain.split(',').next().unwrap_or_default())?;
-            let path = if path.starts_with('/') { path } else { format!("/{path}") };
+            let path = if path.starts_with('/') {
+                path
+            } else {
+                format!("/{path}")
+            };
             parse_url(Some(&format!("https://{host}{path}")))?
         }
         (None, None) => parse_url(referer_header.filter(|h| !h.is_empty()))?,
@@ -232,7 +238,10 @@ fn json_error(error: &serde_json::Error) -> String {
 }
 
 fn parse_name(name: Option<&str>) -> Result<String, Rejection> {
-    let name = name.map(str::trim).filter(|n| !n.is_empty()).ok_or(Rejection::MissingName)?;
+    let name = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or(Rejection::MissingName)?;
     if name.len() > MAX_NAME_BYTES {
         return Err(Rejection::NameTooLong);
     }
@@ -240,7 +249,10 @@ fn parse_name(name: Option<&str>) -> Result<String, Rejection> {
 }
 
 fn parse_url(url: Option<&str>) -> Result<Url, Rejection> {
-    let url = url.map(str::trim).filter(|u| !u.is_empty()).ok_or(Rejection::MissingUrl)?;
+    let url = url
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or(Rejection::MissingUrl)?;
     if url.len() > MAX_URL_BYTES {
         return Err(Rejection::UrlTooLong);
     }
@@ -272,7 +284,9 @@ fn parse_domains(domains: Option<&str>, url: &Url) -> Result<Vec<SiteDomain>, Re
         }
     }
     if parsed.is_empty() {
-        parsed.push(SiteDomain::parse(strip_www(url.host_str().unwrap_or_default()))?);
+        parsed.push(SiteDomain::parse(strip_www(
+            url.host_str().unwrap_or_default(),
+        ))?);
     }
     Ok(parsed)
 }
@@ -338,7 +352,10 @@ fn flag(value: &Option<Value>, field: &'static str, default: bool) -> Result<boo
 fn engagement(sd: &Option<Value>, e: &Option<Value>) -> Result<Engagement, Rejection> {
     let scroll = number(sd, "sd")?.clamp(0.0, 100.0);
     let engaged = number(e, "e")?.clamp(0.0, MAX_ENGAGED_MS as f64);
-    Ok(Engagement { engaged_ms: engaged.round() as u32, scroll_depth: scroll.round() as u8 })
+    Ok(Engagement {
+        engaged_ms: engaged.round() as u32,
+        scroll_depth: scroll.round() as u8,
+    })
 }
 
 /// A missing number is 0; numbers in strings are accepted, since some clients stringify.
@@ -349,7 +366,8 @@ fn number(value: &Option<Value>, field: &'static str) -> Result<f64, Rejection> 
         Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
         Some(_) => None,
     };
-    n.filter(|n| n.is_finite()).ok_or(Rejection::NotANumber(field))
+    n.filter(|n| n.is_finite())
+        .ok_or(Rejection::NotANumber(field))
 }
 
 #[cfg(test)]
@@ -389,10 +407,17 @@ mod tests {
             assert_eq!(hit.name, "pageview");
             assert_eq!(hit.url.as_str(), "https://example.com/a?utm_source=x");
             assert_eq!(hit.domains, vec![SiteDomain::parse("example.com").unwrap()]);
-            assert_eq!(hit.referrer.as_deref(), Some("https://news.ycombinator.com/"));
+            assert_eq!(
+                hit.referrer.as_deref(),
+                Some("https://news.ycombinator.com/")
+            );
             assert_eq!(
                 hit.props,
-                vec![("n".into(), "3".into()), ("ok".into(), "true".into()), ("plan".into(), "pro".into())]
+                vec![
+                    ("n".into(), "3".into()),
+                    ("ok".into(), "true".into()),
+                    ("plan".into(), "pro".into())
+                ]
             );
             assert!(hit.hash_mode);
             assert!(!hit.interactive);
@@ -401,14 +426,16 @@ mod tests {
 
     #[test]
     fn meta_as_json_string_and_nested_values_skipped() {
-        let hit = parse(r#"{"n":"Signup","u":"https://e.com/","m":"{\"a\":\"1\",\"b\":{\"c\":1},\"d\":null,\"e\":\"\"}"}"#)
-            .unwrap();
+        let hit =
+            parse(r#"{"n":"Signup","u":"https://e.com/","m":"{\"a\":\"1\",\"b\":{\"c\":1},\"d\":null,\"e\":\"\"}"}"#)
+                .unwrap();
         assert_eq!(hit.props, vec![("a".into(), "1".into())]);
     }
 
     #[test]
     fn domain_list_www_and_derived_domain() {
-        let hit = parse(r#"{"n":"pageview","u":"https://e.com/","d":"www.a.com, b.com,,a.com"}"#).unwrap();
+        let hit = parse(r#"{"n":"pageview","u":"https://e.com/","d":"www.a.com, b.com,,a.com"}"#)
+            .unwrap();
         let names: Vec<_> = hit.domains.iter().map(|d| d.as_str()).collect();
         assert_eq!(names, ["a.com", "b.com"]);
         let hit = parse(r#"{"n":"pageview","u":"https://www.Shop.example/x"}"#).unwrap();
@@ -421,18 +448,39 @@ mod tests {
             r#"{"n":"pageview","u":"https://e.com/","ip":"1.2.3.4","userAgent":"x","timestamp":"2001-01-01","$":{"amount":"1"}}"#,
         )
         .unwrap();
-        assert_eq!(hit.context.client_ip, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)));
+        assert_eq!(
+            hit.context.client_ip,
+            IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))
+        );
         assert_eq!(hit.context.user_agent, "Mozilla/5.0");
     }
 
     #[test]
     fn engagement_is_kept_and_clamped() {
         let hit = parse(r#"{"n":"engagement","u":"https://e.com/","sd":57.6,"e":12345}"#).unwrap();
-        assert_eq!(hit.engagement, Some(Engagement { engaged_ms: 12345, scroll_depth: 58 }));
+        assert_eq!(
+            hit.engagement,
+            Some(Engagement {
+                engaged_ms: 12345,
+                scroll_depth: 58
+            })
+        );
         let hit = parse(r#"{"n":"engagement","u":"https://e.com/","sd":400,"e":1e300}"#).unwrap();
-        assert_eq!(hit.engagement, Some(Engagement { engaged_ms: MAX_ENGAGED_MS as u32, scroll_depth: 100 }));
+        assert_eq!(
+            hit.engagement,
+            Some(Engagement {
+                engaged_ms: MAX_ENGAGED_MS as u32,
+                scroll_depth: 100
+            })
+        );
         let hit = parse(r#"{"n":"engagement","u":"https://e.com/","sd":-3,"e":"15"}"#).unwrap();
-        assert_eq!(hit.engagement, Some(Engagement { engaged_ms: 15, scroll_depth: 0 }));
+        assert_eq!(
+            hit.engagement,
+            Some(Engagement {
+                engaged_ms: 15,
+                scroll_depth: 0
+            })
+        );
         let hit = parse(r#"{"n":"pageview","u":"https://e.com/","sd":5}"#).unwrap();
         assert_eq!(hit.engagement, None);
     }
@@ -440,30 +488,89 @@ mod tests {
     #[test]
     fn every_bad_input_has_its_reason() {
         let long = |n: usize| "a".repeat(n);
-        let many_props: String =
-            (0..31).map(|i| format!("\"k{i}\":\"v\"")).collect::<Vec<_>>().join(",");
+        let many_props: String = (0..31)
+            .map(|i| format!("\"k{i}\":\"v\""))
+            .collect::<Vec<_>>()
+            .join(",");
         let cases: Vec<(String, Rejection)> = vec![
             ("".into(), Rejection::InvalidJson("empty body".into())),
             ("[1]".into(), Rejection::NotAnObject),
-            (r#"{"n":"pageview","#.into(), Rejection::InvalidJson(String::new())),
+            (
+                r#"{"n":"pageview","#.into(),
+                Rejection::InvalidJson(String::new()),
+            ),
             (r#"{"u":"https://e.com/"}"#.into(), Rejection::MissingName),
-            (r#"{"n":" ","u":"https://e.com/"}"#.into(), Rejection::MissingName),
-            (format!(r#"{{"n":"{}","u":"https://e.com/"}}"#, long(121)), Rejection::NameTooLong),
+            (
+                r#"{"n":" ","u":"https://e.com/"}"#.into(),
+                Rejection::MissingName,
+            ),
+            (
+                format!(r#"{{"n":"{}","u":"https://e.com/"}}"#, long(121)),
+                Rejection::NameTooLong,
+            ),
             (r#"{"n":"pageview"}"#.into(), Rejection::MissingUrl),
-            (format!(r#"{{"n":"x","u":"https://e.com/{}"}}"#, long(2000)), Rejection::UrlTooLong),
+            (
+                format!(r#"{{"n":"x","u":"https://e.com/{}"}}"#, long(2000)),
+                Rejection::UrlTooLong,
+            ),
             (r#"{"n":"x","u":"/relative"}"#.into(), Rejection::InvalidUrl),
-            (r#"{"n":"x","u":"javascript:alert(1)"}"#.into(), Rejection::UnsupportedScheme),
-            (r#"{"n":"x","u":"data:text/html,hi"}"#.into(), Rejection::UnsupportedScheme),
-            (r#"{"n":"x","u":"file:///etc/passwd"}"#.into(), Rejection::UnsupportedScheme),
-            (format!(r#"{{"n":"x","u":"https://e.com/","r":"https://r.com/{}"}}"#, long(2000)), Rejection::ReferrerTooLong),
-            (format!(r#"{{"n":"x","u":"https://e.com/","p":{{{many_props}}}}}"#), Rejection::TooManyProps),
-            (format!(r#"{{"n":"x","u":"https://e.com/","p":{{"{}":"v"}}}}"#, long(301)), Rejection::PropKeyTooLong),
-            (format!(r#"{{"n":"x","u":"https://e.com/","p":{{"k":"{}"}}}}"#, long(2001)), Rejection::PropValueTooLong),
-            (r#"{"n":"x","u":"https://e.com/","p":[1,2]}"#.into(), Rejection::InvalidProps),
-            (r#"{"n":"x","u":"https://e.com/","p":"not json"}"#.into(), Rejection::InvalidProps),
-            (r#"{"n":"x","u":"https://e.com/","h":"yes"}"#.into(), Rejection::NotABoolean("h")),
-            (r#"{"n":"engagement","u":"https://e.com/","e":[]}"#.into(), Rejection::NotANumber("e")),
-            (r#"{"n":"x","u":"https://e.com/","d":"not a domain"}"#.into(), Rejection::InvalidDomain(crate::domain::InvalidDomain("not a domain".into()))),
+            (
+                r#"{"n":"x","u":"javascript:alert(1)"}"#.into(),
+                Rejection::UnsupportedScheme,
+            ),
+            (
+                r#"{"n":"x","u":"data:text/html,hi"}"#.into(),
+                Rejection::UnsupportedScheme,
+            ),
+            (
+                r#"{"n":"x","u":"file:///etc/passwd"}"#.into(),
+                Rejection::UnsupportedScheme,
+            ),
+            (
+                format!(
+                    r#"{{"n":"x","u":"https://e.com/","r":"https://r.com/{}"}}"#,
+                    long(2000)
+                ),
+                Rejection::ReferrerTooLong,
+            ),
+            (
+                format!(r#"{{"n":"x","u":"https://e.com/","p":{{{many_props}}}}}"#),
+                Rejection::TooManyProps,
+            ),
+            (
+                format!(
+                    r#"{{"n":"x","u":"https://e.com/","p":{{"{}":"v"}}}}"#,
+                    long(301)
+                ),
+                Rejection::PropKeyTooLong,
+            ),
+            (
+                format!(
+                    r#"{{"n":"x","u":"https://e.com/","p":{{"k":"{}"}}}}"#,
+                    long(2001)
+                ),
+                Rejection::PropValueTooLong,
+            ),
+            (
+                r#"{"n":"x","u":"https://e.com/","p":[1,2]}"#.into(),
+                Rejection::InvalidProps,
+            ),
+            (
+                r#"{"n":"x","u":"https://e.com/","p":"not json"}"#.into(),
+                Rejection::InvalidProps,
+            ),
+            (
+                r#"{"n":"x","u":"https://e.com/","h":"yes"}"#.into(),
+                Rejection::NotABoolean("h"),
+            ),
+            (
+                r#"{"n":"engagement","u":"https://e.com/","e":[]}"#.into(),
+                Rejection::NotANumber("e"),
+            ),
+            (
+                r#"{"n":"x","u":"https://e.com/","d":"not a domain"}"#.into(),
+                Rejection::InvalidDomain(crate::domain::InvalidDomain("not a domain".into())),
+            ),
         ];
         for (body, expected) in cases {
             let got = parse(&body).expect_err(&body);
@@ -472,7 +579,10 @@ mod tests {
                 _ => assert_eq!(got, expected, "{body}"),
             }
         }
-        assert_eq!(parse_event(b"{\"n\":\"\xff\"}", ctx()).unwrap_err(), Rejection::InvalidUtf8);
+        assert_eq!(
+            parse_event(b"{\"n\":\"\xff\"}", ctx()).unwrap_err(),
+            Rejection::InvalidUtf8
+        );
     }
 
     #[test]
@@ -480,7 +590,10 @@ mod tests {
         let err = parse(r#"{"n":"pageview","u":"https://e.com/","i":"203.0.113.77"}"#).unwrap_err();
         assert!(!err.to_string().contains("203.0.113.77"), "{err}");
         let err = parse(r#"{"n":"pageview","u":"https://e.com/","r":12}"#).unwrap_err();
-        assert_eq!(err.to_string(), "body is not valid JSON: a field has the wrong type at line 1 column 43");
+        assert_eq!(
+            err.to_string(),
+            "body is not valid JSON: a field has the wrong type at line 1 column 43"
+        );
         let err = parse(r#"{"n":"a","name":"b","u":"https://e.com/"}"#).unwrap_err();
         assert!(err.to_string().contains("duplicate field n"), "{err}");
         let err = parse(r#"{"n":"\ud800","u":"https://e.com/"}"#).unwrap_err();
@@ -489,16 +602,38 @@ mod tests {
 
     #[test]
     fn pixel_from_url_path_or_referer_header() {
-        let hit = parse_pixel("d=example.com&u=https%3A%2F%2Fexample.com%2Fa&r=https%3A%2F%2Fx.com%2F", None, ctx()).unwrap();
-        assert_eq!((hit.name.as_str(), hit.url.as_str()), ("pageview", "https://example.com/a"));
+        let hit = parse_pixel(
+            "d=example.com&u=https%3A%2F%2Fexample.com%2Fa&r=https%3A%2F%2Fx.com%2F",
+            None,
+            ctx(),
+        )
+        .unwrap();
+        assert_eq!(
+            (hit.name.as_str(), hit.url.as_str()),
+            ("pageview", "https://example.com/a")
+        );
         assert_eq!(hit.referrer.as_deref(), Some("https://x.com/"));
         let hit = parse_pixel("d=www.example.com&p=blog/x", None, ctx()).unwrap();
         assert_eq!(hit.url.as_str(), "https://example.com/blog/x");
-        let hit = parse_pixel("d=example.com", Some("https://example.com/from-header"), ctx()).unwrap();
+        let hit = parse_pixel(
+            "d=example.com",
+            Some("https://example.com/from-header"),
+            ctx(),
+        )
+        .unwrap();
         assert_eq!(hit.url.as_str(), "https://example.com/from-header");
-        assert_eq!(parse_pixel("d=example.com", None, ctx()).unwrap_err(), Rejection::MissingUrl);
-        assert_eq!(parse_pixel("p=/x", None, ctx()).unwrap_err(), Rejection::MissingUrl);
-        assert_eq!(parse_pixel("u=javascript:x", None, ctx()).unwrap_err(), Rejection::UnsupportedScheme);
+        assert_eq!(
+            parse_pixel("d=example.com", None, ctx()).unwrap_err(),
+            Rejection::MissingUrl
+        );
+        assert_eq!(
+            parse_pixel("p=/x", None, ctx()).unwrap_err(),
+            Rejection::MissingUrl
+        );
+        assert_eq!(
+            parse_pixel("u=javascript:x", None, ctx()).unwrap_err(),
+            Rejection::UnsupportedScheme
+        );
     }
 
     proptest! {

@@ -622,7 +622,7 @@ mod tests {
             got,
             Referral {
                 referrer: expected_referrer.to_string(),
-                source: expected_source.to_string(),
+                source: expected_source.to_string()
             },
             "classify({referrer:?}, {page_host:?})"
         );

@@ -28,7 +28,10 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(timeout: Duration) -> Self {
-        Sessions { timeout, shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
+        Sessions {
+            timeout,
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
     }
 
     /// The session id for an event of this visitor at `now`: the ongoing one, or a new one.
@@ -42,8 +45,14 @@ impl Sessions {
         });
         let mut shard = self.shard(ids.current).lock();
         let session = match shard.get(&ids.current).copied().or(carried) {
-            Some(s) if self.is_live(&s, now) => Session { id: s.id, last_seen: now.max(s.last_seen) },
-            _ => Session { id: new_session_id(), last_seen: now },
+            Some(s) if self.is_live(&s, now) => Session {
+                id: s.id,
+                last_seen: now.max(s.last_seen),
+            },
+            _ => Session {
+                id: new_session_id(),
+                last_seen: now,
+            },
         };
         shard.insert(ids.current, session);
         session.id
@@ -100,7 +109,10 @@ mod tests {
     }
 
     fn ids(current: u64) -> VisitorIds {
-        VisitorIds { current, previous: None }
+        VisitorIds {
+            current,
+            previous: None,
+        }
     }
 
     #[test]
@@ -108,19 +120,37 @@ mod tests {
         let sessions = Sessions::new(Duration::minutes(30));
         let first = sessions.session_for(ids(1), t(10, 0));
         assert_eq!(sessions.session_for(ids(1), t(10, 29)), first);
-        assert_eq!(sessions.session_for(ids(1), t(10, 58)), first, "the quiet spell restarts at each event");
+        assert_eq!(
+            sessions.session_for(ids(1), t(10, 58)),
+            first,
+            "the quiet spell restarts at each event"
+        );
         let next = sessions.session_for(ids(1), t(11, 28));
         assert_ne!(next, first, "30 quiet minutes end the visit");
-        assert_ne!(sessions.session_for(ids(2), t(11, 28)), next, "other visitors have their own");
+        assert_ne!(
+            sessions.session_for(ids(2), t(11, 28)),
+            next,
+            "other visitors have their own"
+        );
     }
 
     #[test]
     fn a_visit_crossing_midnight_keeps_its_session() {
         let sessions = Sessions::new(Duration::minutes(30));
         let before = sessions.session_for(ids(7), t(23, 50));
-        let after = sessions.session_for(VisitorIds { current: 8, previous: Some(7) }, t(23, 50) + Duration::minutes(15));
+        let after = sessions.session_for(
+            VisitorIds {
+                current: 8,
+                previous: Some(7),
+            },
+            t(23, 50) + Duration::minutes(15),
+        );
         assert_eq!(after, before);
-        assert_eq!(sessions.session_for(ids(8), t(23, 50) + Duration::minutes(20)), before, "moved to today's id");
+        assert_eq!(
+            sessions.session_for(ids(8), t(23, 50) + Duration::minutes(20)),
+            before,
+            "moved to today's id"
+        );
         assert_eq!(sessions.len(), 1);
     }
 

@@ -52,14 +52,20 @@ pub fn compile_globs(patterns: &[String]) -> Result<GlobSet, InvalidPattern> {
     for pattern in patterns {
         set.add(glob(pattern)?);
     }
-    set.build().map_err(|e| InvalidPattern { pattern: patterns.join(", "), reason: e.to_string() })
+    set.build().map_err(|e| InvalidPattern {
+        pattern: patterns.join(", "),
+        reason: e.to_string(),
+    })
 }
 
 fn glob(pattern: &str) -> Result<Glob, InvalidPattern> {
     GlobBuilder::new(pattern)
         .literal_separator(true)
         .build()
-        .map_err(|e| InvalidPattern { pattern: pattern.to_owned(), reason: e.kind().to_string() })
+        .map_err(|e| InvalidPattern {
+            pattern: pattern.to_owned(),
+            reason: e.kind().to_string(),
+        })
 }
 
 /// A site ready for the collector: its settings with the globs compiled.
@@ -71,7 +77,10 @@ pub struct Site {
 
 impl Site {
     pub fn new(settings: SiteSettings) -> Result<Self, InvalidPattern> {
-        Ok(Site { exclude_paths: compile_globs(&settings.exclude_paths)?, settings })
+        Ok(Site {
+            exclude_paths: compile_globs(&settings.exclude_paths)?,
+            settings,
+        })
     }
 
     /// Whether the owner asked not to record this path.
@@ -80,7 +89,10 @@ impl Site {
     }
 
     pub fn excludes_ip(&self, ip: IpAddr) -> bool {
-        self.settings.exclude_ips.iter().any(|net| net.contains(&ip))
+        self.settings
+            .exclude_ips
+            .iter()
+            .any(|net| net.contains(&ip))
     }
 }
 
@@ -98,7 +110,9 @@ impl Sites {
 
     /// Adds or replaces a site.
     pub fn insert(&self, site: Site) {
-        self.by_domain.write().insert(site.settings.domain.clone(), Arc::new(site));
+        self.by_domain
+            .write()
+            .insert(site.settings.domain.clone(), Arc::new(site));
     }
 
     pub fn remove(&self, domain: &SiteDomain) -> bool {

@@ -68,14 +68,24 @@ impl Salts {
         }
     }
 
-    /// The visitor ids of (site, client IP, user agent) now.
-    pub fn ids(&self, site: &str, ip: IpAddr, user_agent: &str) -> VisitorIds {
-        let now = self.clock.now();
-        self.rotate_at(now);
+    /// The visitor ids of (site, client IP, user agent) for an event received `at`. The salt is
+    /// chosen by when the event arrived, not when it is enriched: the writer may reach an event
+    /// received at 23:59:59.9 after midnight, and that event belongs to yesterday.
+    pub fn ids(&self, site: &str, ip: IpAddr, user_agent: &str, at: DateTime<Utc>) -> VisitorIds {
+        self.rotate_at(at);
         let state = self.state.read();
-        VisitorIds {
-            current: hash(&state.current, site, ip, user_agent),
-            previous: state.previous.as_ref().map(|salt| hash(salt, site, ip, user_agent)),
+        match &state.previous {
+            Some(yesterday) if at.date_naive() < state.day => VisitorIds {
+                current: hash(yesterday, site, ip, user_agent),
+                previous: None,
+            },
+            _ => VisitorIds {
+                current: hash(&state.current, site, ip, user_agent),
+                previous: state
+                    .previous
+                    .as_ref()
+                    .map(|salt| hash(salt, site, ip, user_agent)),
+            },
         }
     }
 
@@ -89,16 +99,21 @@ impl Salts {
         {
             let state = self.state.read();
             let stale_previous = state.previous.is_some() && now >= state.previous_until;
-            if state.day == today && !stale_previous {
+            if state.day >= today && !stale_previous {
                 return;
             }
         }
         let mut state = self.state.write();
-        if state.day != today {
+        // Only forward: a late event from yesterday never brings yesterday's salt back.
+        if today > state.day {
             let old = std::mem::replace(&mut state.current, Salt::random());
             // Only a salt from exactly yesterday can join a visit still going on.
             state.previous = (state.day.succ_opt() == Some(today)).then_some(old);
-            state.previous_until = today.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc() + self.overlap;
+            state.previous_until = today
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc()
+                + self.overlap;
             state.day = today;
         }
         if now >= state.previous_until {
@@ -117,7 +132,10 @@ impl Salts {
 fn hash(salt: &Salt, site: &str, ip: IpAddr, user_agent: &str) -> u64 {
     let mut hasher = blake3::Hasher::new_keyed(&salt.0);
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
     let ip_bytes: &[u8] = &match ip {
@@ -153,9 +171,9 @@ mod tests {
         let clock = Arc::new(ManualClock::new(at(0, 1)));
         let salts = salts(&clock);
         let ip: IpAddr = "198.51.100.7".parse().unwrap();
-        let morning = salts.ids("example.com", ip, UA);
+        let morning = salts.ids("example.com", ip, UA, clock.now());
         clock.set(at(23, 59));
-        assert_eq!(salts.ids("example.com", ip, UA), morning);
+        assert_eq!(salts.ids("example.com", ip, UA, clock.now()), morning);
         assert_eq!(morning.previous, None);
     }
 
@@ -164,12 +182,28 @@ mod tests {
         let clock = Arc::new(ManualClock::new(at(12, 0)));
         let salts = salts(&clock);
         let ip: IpAddr = "198.51.100.7".parse().unwrap();
-        let base = salts.ids("example.com", ip, UA).current;
-        assert_ne!(salts.ids("example.org", ip, UA).current, base);
-        assert_ne!(salts.ids("example.com", "198.51.100.8".parse().unwrap(), UA).current, base);
-        assert_ne!(salts.ids("example.com", ip, "Other").current, base);
+        let base = salts.ids("example.com", ip, UA, clock.now()).current;
+        assert_ne!(salts.ids("example.org", ip, UA, clock.now()).current, base);
+        assert_ne!(
+            salts
+                .ids(
+                    "example.com",
+                    "198.51.100.8".parse().unwrap(),
+                    UA,
+                    clock.now()
+                )
+                .current,
+            base
+        );
+        assert_ne!(
+            salts.ids("example.com", ip, "Other", clock.now()).current,
+            base
+        );
         let mapped: IpAddr = "::ffff:198.51.100.7".parse().unwrap();
-        assert_eq!(salts.ids("example.com", mapped, UA).current, base);
+        assert_eq!(
+            salts.ids("example.com", mapped, UA, clock.now()).current,
+            base
+        );
     }
 
     #[test]
@@ -177,28 +211,73 @@ mod tests {
         let clock = Arc::new(ManualClock::new(at(23, 50)));
         let salts = salts(&clock);
         let ip: IpAddr = "2001:db8::1".parse().unwrap();
-        let yesterday = salts.ids("example.com", ip, UA);
+        let yesterday = salts.ids("example.com", ip, UA, clock.now());
 
         clock.advance(Duration::minutes(20)); // 00:10 the next day
-        let today = salts.ids("example.com", ip, UA);
-        assert_ne!(today.current, yesterday.current, "a new day draws a new salt");
-        assert_eq!(today.previous, Some(yesterday.current), "yesterday's salt joins a visit crossing midnight");
+        let today = salts.ids("example.com", ip, UA, clock.now());
+        assert_ne!(
+            today.current, yesterday.current,
+            "a new day draws a new salt"
+        );
+        assert_eq!(
+            today.previous,
+            Some(yesterday.current),
+            "yesterday's salt joins a visit crossing midnight"
+        );
 
         clock.advance(Duration::minutes(20)); // 00:30: overlap over
         salts.rotate();
         assert!(!salts.has_previous());
-        assert_eq!(salts.ids("example.com", ip, UA), VisitorIds { current: today.current, previous: None });
+        assert_eq!(
+            salts.ids("example.com", ip, UA, clock.now()),
+            VisitorIds {
+                current: today.current,
+                previous: None
+            }
+        );
     }
 
     #[test]
     fn a_restart_or_a_skipped_day_keeps_nothing_old() {
         let clock = Arc::new(ManualClock::new(at(12, 0)));
         let ip: IpAddr = "198.51.100.7".parse().unwrap();
-        let first = salts(&clock).ids("example.com", ip, UA).current;
-        assert_ne!(salts(&clock).ids("example.com", ip, UA).current, first, "salts are random per process");
+        let first = salts(&clock)
+            .ids("example.com", ip, UA, clock.now())
+            .current;
+        assert_ne!(
+            salts(&clock)
+                .ids("example.com", ip, UA, clock.now())
+                .current,
+            first,
+            "salts are random per process"
+        );
 
         let salts = salts(&clock);
         clock.advance(Duration::days(2));
-        assert_eq!(salts.ids("example.com", ip, UA).previous, None);
+        assert_eq!(salts.ids("example.com", ip, UA, clock.now()).previous, None);
+    }
+
+    #[test]
+    fn an_event_from_before_midnight_enriched_after_it_keeps_yesterdays_id() {
+        let clock = Arc::new(ManualClock::new(at(23, 59)));
+        let salts = salts(&clock);
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let yesterday = salts.ids("example.com", ip, UA, at(23, 59)).current;
+        let after_midnight = at(23, 59) + Duration::minutes(2);
+        let today = salts.ids("example.com", ip, UA, after_midnight);
+        assert_ne!(today.current, yesterday);
+        let late = salts.ids("example.com", ip, UA, at(23, 59) + Duration::seconds(30));
+        assert_eq!(
+            late,
+            VisitorIds {
+                current: yesterday,
+                previous: None
+            }
+        );
+        assert_eq!(
+            salts.ids("example.com", ip, UA, after_midnight),
+            today,
+            "the late event rotated nothing back"
+        );
     }
 }
