@@ -1,0 +1,26 @@
+use std::path::PathBuf;
+
+/// What can go wrong with the store. Callers branch on `Locked` (another process has the file)
+/// and treat the rest as failures to report.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database {path} is in use by another process (is footfall already running?)")]
+    Locked { path: PathBuf },
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: duckdb::Error,
+    },
+    #[error("the database was written by a newer footfall (schema version {found}; this build knows up to {known})")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: duckdb::Error,
+    },
+    #[error("invalid store setting: {0}")]
+    Setting(String),
+    #[error(transparent)]
+    Db(#[from] duckdb::Error),
+}

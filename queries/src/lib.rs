@@ -1,0 +1,26 @@
+//! # footfall-queries
+//!
+//! The time-series store: the schema and its migrations, the batched writer, and every read.
+//! Only this crate speaks SQL. Values always reach DuckDB as bound parameters; SQL text is fixed
+//! (in `migrations/` and `sql/`) or assembled from closed enums.
+//!
+//! ## Layout
+//! - [`store`]: opening the DuckDB file (limits, no extension downloads), connections, health.
+//! - [`migrate`]: numbered migrations from `migrations/`, applied at start.
+//! - [`sink`]: [`EventSink`], the narrow interface a backend implements, and [`DuckDbSink`].
+//! - [`writer`]: [`Writer`], the bounded queue and the thread that enriches and appends.
+//! - [`sites`]: the `sites` table.
+//! - [`drops`]: the `dropped_events` table.
+
+pub mod drops;
+pub mod error;
+pub mod migrate;
+pub mod sink;
+pub mod sites;
+pub mod store;
+pub mod writer;
+
+pub use error::StoreError;
+pub use sink::{DuckDbSink, EventSink};
+pub use store::{Store, StoreOptions};
+pub use writer::{EnqueueError, Writer, WriterReport, WriterSettings, WriterStatus};
