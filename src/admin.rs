@@ -1,0 +1,268 @@
+//! Owner commands (`footfall site add`, …) that work whether or not the server is running.
+//!
+//! DuckDB lets one process open a database file for writing. While the server runs, it holds the
+//! file, so the command line sends its command over a Unix socket in the data directory
+//! (`footfall.sock`, mode 0600, so only the owner's account can use it) and the server runs it
+//! and updates its live site list at once. When no server answers, the command line opens the
+//! file itself and runs the same code.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Days, Utc};
+use footfall_collector::sites::{Site, SiteSettings, Sites};
+use footfall_collector::SiteDomain;
+use footfall_queries::{drops, sites, Store};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+use crate::app::App;
+use crate::config::{validate_timezone, Settings};
+
+/// One owner command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    SiteAdd { domain: String, timezone: String },
+    SiteList,
+    SiteRemove { domain: String, purge: bool },
+    Dropped { days: u32 },
+}
+
+/// The answer: text for the owner, and whether the command succeeded (the exit status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub ok: bool,
+    pub message: String,
+}
+
+impl Outcome {
+    fn ok(message: impl Into<String>) -> Self {
+        Outcome {
+            ok: true,
+            message: message.into(),
+        }
+    }
+
+    fn failed(message: impl Into<String>) -> Self {
+        Outcome {
+            ok: false,
+            message: message.into(),
+        }
+    }
+}
+
+/// Where the running server listens for commands.
+pub fn socket_path(settings: &Settings) -> PathBuf {
+    settings.data_dir.join("footfall.sock")
+}
+
+/// Runs a command against an open store. `live` is the running server's site registry, which is
+/// updated too; the command line passes `None`.
+pub fn execute(
+    command: &Command,
+    store: &Store,
+    settings: &Settings,
+    live: Option<&Sites>,
+) -> Outcome {
+    match run(command, store, settings, live) {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::failed(format!("error: {e:#}")),
+    }
+}
+
+fn run(
+    command: &Command,
+    store: &Store,
+    settings: &Settings,
+    live: Option<&Sites>,
+) -> anyhow::Result<Outcome> {
+    let conn = store.connection()?;
+    let in_config = |domain: &SiteDomain| settings.sites.iter().any(|s| &s.domain == domain);
+    Ok(match command {
+        Command::SiteAdd { domain, timezone } => {
+            let domain = match SiteDomain::parse(domain) {
+                Ok(d) => d,
+                Err(e) => return Ok(Outcome::failed(e.to_string())),
+            };
+            let timezone = match validate_timezone(timezone) {
+                Ok(tz) => tz,
+                Err(e) => return Ok(Outcome::failed(e)),
+            };
+            if in_config(&domain) {
+                return Ok(Outcome::ok(format!(
+                    "{domain} is already declared in the config file"
+                )));
+            }
+            if !sites::add(&conn, domain.as_str(), &timezone)? {
+                return Ok(Outcome::ok(format!("{domain} is already registered")));
+            }
+            if let Some(live) = live {
+                let mut site = SiteSettings::new(domain.clone());
+                site.timezone = timezone.clone();
+                live.insert(Site::new(site)?);
+            }
+            Outcome::ok(format!(
+                "added {domain} (time zone {timezone})\nembed on its pages:\n  <script defer src=\"https://YOUR-FOOTFALL-HOST/script.js\" data-domain=\"{domain}\"></script>"
+            ))
+        }
+        Command::SiteList => {
+            let stored = sites::list(&conn)?;
+            let mut lines = vec![format!(
+                "{:<40} {:<24} {:<8} {:>12}",
+                "DOMAIN", "TIME ZONE", "FROM", "EVENTS"
+            )];
+            for site in &settings.sites {
+                let events = store_events(store, site.domain.as_str())?;
+                lines.push(format!(
+                    "{:<40} {:<24} {:<8} {:>12}",
+                    site.domain, site.timezone, "config", events
+                ));
+            }
+            for site in stored
+                .iter()
+                .filter(|s| !settings.sites.iter().any(|c| c.domain.as_str() == s.domain))
+            {
+                lines.push(format!(
+                    "{:<40} {:<24} {:<8} {:>12}",
+                    site.domain, site.timezone, "cli", site.events
+                ));
+            }
+            if lines.len() == 1 {
+                Outcome::ok("no sites yet: add one with `footfall site add example.com`")
+            } else {
+                Outcome::ok(lines.join("\n"))
+            }
+        }
+        Command::SiteRemove { domain, purge } => {
+            let domain = match SiteDomain::parse(domain) {
+                Ok(d) => d,
+                Err(e) => return Ok(Outcome::failed(e.to_string())),
+            };
+            if in_config(&domain) {
+                return Ok(Outcome::failed(format!(
+                    "{domain} is declared in the config file: remove it there and restart"
+                )));
+            }
+            let removed = sites::remove(&conn, domain.as_str(), *purge)?;
+            if !removed.site_removed {
+                return Ok(Outcome::failed(format!(
+                    "{domain} is not a registered site"
+                )));
+            }
+            if let Some(live) = live {
+                live.remove(&domain);
+            }
+            if *purge {
+                Outcome::ok(format!(
+                    "removed {domain} and deleted its {} events",
+                    removed.events_deleted
+                ))
+            } else {
+                Outcome::ok(format!(
+                    "removed {domain}; new events for it will be dropped. Its recorded events are kept (use --purge to delete them)"
+                ))
+            }
+        }
+        Command::Dropped { days } => {
+            let since = Utc::now().date_naive() - Days::new(u64::from(*days).saturating_sub(1));
+            let totals = drops::totals_since(&conn, since)?;
+            if totals.is_empty() {
+                Outcome::ok(format!("no events were dropped in the last {days} days"))
+            } else {
+                let mut lines = vec![format!("{:<40} {:<14} {:>12}", "SITE", "REASON", "EVENTS")];
+                for t in totals {
+                    let site = if t.site.is_empty() {
+                        "(none)"
+                    } else {
+                        t.site.as_str()
+                    };
+                    lines.push(format!(
+                        "{:<40} {:<14} {:>12}",
+                        site,
+                        t.reason.as_str(),
+                        t.count
+                    ));
+                }
+                Outcome::ok(lines.join("\n"))
+            }
+        }
+    })
+}
+
+fn store_events(store: &Store, site: &str) -> anyhow::Result<u64> {
+    let conn = store.connection()?;
+    Ok(conn.query_row(
+        "SELECT count(*)::UBIGINT FROM events WHERE site = ?",
+        [site],
+        |r| r.get(0),
+    )?)
+}
+
+/// Serves commands on the socket until the task is dropped.
+pub async fn serve(listener: tokio::net::UnixListener, app: Arc<App>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = tokio::io::BufReader::new(read).take(64 * 1024);
+            if reader.read_line(&mut line).await.is_err() {
+                return;
+            }
+            let outcome = match serde_json::from_str::<Command>(&line) {
+                Ok(command) => tokio::task::spawn_blocking(move || {
+                    execute(
+                        &command,
+                        &app.store,
+                        &app.settings,
+                        Some(app.collector.sites()),
+                    )
+                })
+                .await
+                .unwrap_or_else(|e| Outcome::failed(format!("command failed: {e}"))),
+                Err(e) => Outcome::failed(format!("not a command: {e}")),
+            };
+            let mut reply = serde_json::to_string(&outcome).unwrap_or_default();
+            reply.push('\n');
+            let _ = write.write_all(reply.as_bytes()).await;
+        });
+    }
+}
+
+/// Binds the command socket, owner-only. A stale socket file from a crashed server is replaced;
+/// a live one means another server is using this data directory.
+pub fn bind(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!(
+                "another footfall server is running with this data directory ({} answers)",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Sends a command to a running server. `None` when no server answers on the socket.
+pub fn send(path: &Path, command: &Command) -> Option<anyhow::Result<Outcome>> {
+    let mut stream = std::os::unix::net::UnixStream::connect(path).ok()?;
+    Some((|| {
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let mut line = serde_json::to_string(command)?;
+        line.push('\n');
+        stream.write_all(line.as_bytes())?;
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply)?;
+        Ok(serde_json::from_str(&reply)?)
+    })())
+}

@@ -1,0 +1,77 @@
+//! The running application's shared state, and how it is built from settings.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use footfall_collector::clock::{Clock, SystemClock};
+use footfall_collector::geo::GeoDb;
+use footfall_collector::sites::{Site, SiteSettings};
+use footfall_collector::{Collector, SiteDomain};
+use footfall_queries::{sites, DuckDbSink, Store, Writer};
+
+use crate::config::Settings;
+
+/// What every handler can reach.
+pub struct App {
+    pub settings: Settings,
+    pub collector: Arc<Collector>,
+    pub writer: Writer,
+    pub store: Arc<Store>,
+}
+
+impl App {
+    /// Opens the store (creating the data directory), loads the sites, and starts the writer.
+    pub fn start(settings: Settings) -> anyhow::Result<Arc<App>> {
+        Self::start_with_clock(settings, Arc::new(SystemClock))
+    }
+
+    pub fn start_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<App>> {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+        let store = Arc::new(Store::open(&settings.database, &settings.store)?);
+        let geo = if settings.geoip.is_empty() {
+            GeoDb::none()
+        } else {
+            GeoDb::open(&settings.geoip)?
+        };
+        if !geo.is_configured() {
+            tracing::info!("no GeoIP database configured: countries will be unknown (see README, \"Locations\")");
+        }
+        let collector = Arc::new(Collector::new(settings.collector.clone(), geo, clock));
+        load_sites(&settings, &store, &collector)?;
+        if collector.sites().is_empty() {
+            tracing::warn!("no sites registered: every event will be dropped until you run `footfall site add DOMAIN`");
+        }
+        let sink = Box::new(DuckDbSink::new(store.connection()?));
+        let writer = Writer::spawn(sink, collector.clone(), settings.writer.clone());
+        Ok(Arc::new(App {
+            settings,
+            collector,
+            writer,
+            store,
+        }))
+    }
+}
+
+/// Sites from the config file and from the `sites` table, into the collector's registry. A site
+/// in both keeps the file's settings.
+fn load_sites(settings: &Settings, store: &Store, collector: &Collector) -> anyhow::Result<()> {
+    let conn = store.connection()?;
+    for stored in sites::list(&conn)? {
+        let Ok(domain) = SiteDomain::parse(&stored.domain) else {
+            tracing::warn!("ignoring invalid site {:?} in the database", stored.domain);
+            continue;
+        };
+        let mut site = SiteSettings::new(domain);
+        site.timezone = stored.timezone;
+        collector.sites().insert(Site::new(site)?);
+    }
+    for site in &settings.sites {
+        collector.sites().insert(Site::new(site.clone())?);
+    }
+    Ok(())
+}

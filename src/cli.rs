@@ -1,0 +1,64 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "footfall", version, about = "Privacy-first, cookieless web analytics", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Config file (default: ./footfall.toml if it exists; see footfall.example.toml).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on, e.g. 127.0.0.1:8800.
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Directory for the database and the command socket.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage the sites whose events are recorded.
+    #[command(subcommand)]
+    Site(SiteCommand),
+    /// Show how many events were not recorded, and why.
+    Dropped {
+        /// How many days back, today included.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Register a site: events whose domain is not registered are dropped.
+    Add {
+        /// The site's domain, e.g. example.com (www. is ignored).
+        domain: String,
+        /// IANA time zone for the site's reports.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+    /// List the registered sites.
+    List,
+    /// Stop recording a site. Its events are kept unless --purge is given.
+    Remove {
+        domain: String,
+        /// Also delete every recorded event of the site.
+        #[arg(long)]
+        purge: bool,
+    },
+}

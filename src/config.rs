@@ -1,0 +1,720 @@
+//! Configuration: built-in defaults, then the TOML file, then `FOOTFALL_*` environment variables,
+//! then command-line flags; validated once at start into [`Settings`], with a message that names
+//! the key at fault. `footfall.example.toml` documents every key.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use footfall_collector::sites::{compile_globs, SiteSettings};
+use footfall_collector::{CollectorSettings, SiteDomain};
+use footfall_queries::{StoreOptions, WriterSettings};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::client_ip::{ClientIpHeader, ClientIpPolicy};
+
+/// The file as written. Every field has a default, so an empty file (or none) is valid.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// Empty: `<data_dir>/footfall.duckdb`.
+    pub database: String,
+    pub trusted_proxies: Vec<String>,
+    pub client_ip_header: String,
+    pub geoip: Vec<PathBuf>,
+    pub log: String,
+    pub collector: CollectorConfig,
+    pub writer: WriterConfig,
+    pub store: StoreConfig,
+    pub sites: Vec<SiteConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectorConfig {
+    pub max_body_bytes: usize,
+    pub session_timeout_minutes: u32,
+    pub user_agent_cache: u64,
+    pub spam_referrers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WriterConfig {
+    pub queue_capacity: usize,
+    pub batch_rows: usize,
+    pub flush_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    pub memory_limit: String,
+    pub threads: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    pub domain: String,
+    #[serde(default = "utc")]
+    pub timezone: String,
+    #[serde(default)]
+    pub exclude_paths: Vec<String>,
+    #[serde(default)]
+    pub exclude_ips: Vec<String>,
+    #[serde(default)]
+    pub respect_dnt: bool,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8800".into(),
+            data_dir: "footfall-data".into(),
+            database: String::new(),
+            trusted_proxies: Vec::new(),
+            client_ip_header: "auto".into(),
+            geoip: Vec::new(),
+            log: "info".into(),
+            collector: CollectorConfig::default(),
+            writer: WriterConfig::default(),
+            store: StoreConfig::default(),
+            sites: Vec::new(),
+        }
+    }
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            max_body_bytes: 8 * 1024,
+            session_timeout_minutes: 30,
+            user_agent_cache: 10_000,
+            spam_referrers: Vec::new(),
+        }
+    }
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        let d = WriterSettings::default();
+        WriterConfig {
+            queue_capacity: d.queue_capacity,
+            batch_rows: d.batch_rows,
+            flush_interval_ms: d.flush_interval.as_millis() as u64,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        let d = StoreOptions::default();
+        StoreConfig {
+            memory_limit: d.memory_limit,
+            threads: d.threads,
+        }
+    }
+}
+
+/// The validated configuration the program runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: PathBuf,
+    pub client_ip: ClientIpPolicy,
+    pub geoip: Vec<PathBuf>,
+    pub log: String,
+    pub max_body_bytes: usize,
+    pub collector: CollectorSettings,
+    pub writer: WriterSettings,
+    pub store: StoreOptions,
+    /// Sites declared in the file.
+    pub sites: Vec<SiteSettings>,
+}
+
+/// A configuration that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// What the command line says, which wins over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "footfall.toml";
+const ENV_PREFIX: &str = "FOOTFALL_";
+
+/// Loads and validates the configuration; `env` is the process environment (a parameter, so
+/// tests need not touch the real one). Returns the settings and the names of ignored variables.
+pub fn load(
+    overrides: &Overrides,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(Settings, Vec<String>), ConfigError> {
+    let env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect();
+    let file = overrides
+        .config
+        .clone()
+        .or_else(|| {
+            env.iter()
+                .find(|(k, _)| k == "FOOTFALL_CONFIG")
+                .map(|(_, v)| PathBuf::from(v))
+        })
+        .or_else(|| {
+            Path::new(DEFAULT_CONFIG_FILE)
+                .exists()
+                .then(|| DEFAULT_CONFIG_FILE.into())
+        });
+
+    let mut tree = toml::Table::try_from(Config::default()).expect("defaults serialize");
+    if let Some(path) = &file {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let from_file: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+        merge(&mut tree, from_file);
+    }
+    let ignored = apply_env(&mut tree, &env)?;
+    let mut config: Config =
+        toml::Value::Table(tree)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: file.clone().unwrap_or_else(|| "(defaults)".into()),
+                message: e.message().to_owned(),
+            })?;
+    if let Some(listen) = &overrides.listen {
+        config.listen = listen.clone();
+    }
+    if let Some(dir) = &overrides.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok((config.validate()?, ignored))
+}
+
+/// Tables merge key by key; anything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `FOOTFALL_LISTEN` sets `listen`, `FOOTFALL_WRITER__FLUSH_INTERVAL_MS` sets
+/// `writer.flush_interval_ms`. The value is read as the key's type; lists are comma-separated.
+/// Variables that name no key are returned (the caller logs them) rather than refused, since
+/// other tools may use the prefix too.
+fn apply_env(tree: &mut toml::Table, env: &[(String, String)]) -> Result<Vec<String>, ConfigError> {
+    let mut ignored = Vec::new();
+    for (var, raw) in env {
+        if var == "FOOTFALL_CONFIG" {
+            continue;
+        }
+        let path: Vec<String> = var[ENV_PREFIX.len()..]
+            .to_lowercase()
+            .split("__")
+            .map(str::to_owned)
+            .collect();
+        let Some((last, parents)) = path.split_last() else {
+            continue;
+        };
+        let Some(table) = subtable(tree, parents) else {
+            ignored.push(var.clone());
+            continue;
+        };
+        let Some(current) = table.get(last) else {
+            ignored.push(var.clone());
+            continue;
+        };
+        let env_err = |message: &str| ConfigError::Env {
+            var: var.clone(),
+            message: message.to_owned(),
+        };
+        let value = match current {
+            toml::Value::String(_) => toml::Value::String(raw.clone()),
+            toml::Value::Integer(_) => toml::Value::Integer(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| env_err("must be a whole number"))?,
+            ),
+            toml::Value::Boolean(_) => {
+                toml::Value::Boolean(match raw.trim().to_lowercase().as_str() {
+                    "true" | "1" | "yes" => true,
+                    "false" | "0" | "no" => false,
+                    _ => return Err(env_err("must be true or false")),
+                })
+            }
+            toml::Value::Array(_) => toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_owned()))
+                    .collect(),
+            ),
+            _ => return Err(env_err("this setting can only be set in the config file")),
+        };
+        table.insert(last.clone(), value);
+    }
+    Ok(ignored)
+}
+
+/// The table at `path` below `tree`, if every step is a table.
+fn subtable<'t>(tree: &'t mut toml::Table, path: &[String]) -> Option<&'t mut toml::Table> {
+    match path.split_first() {
+        None => Some(tree),
+        Some((first, rest)) => match tree.get_mut(first) {
+            Some(toml::Value::Table(t)) => subtable(t, rest),
+            _ => None,
+        },
+    }
+}
+
+impl Config {
+    fn validate(self) -> Result<Settings, ConfigError> {
+        let listen = self.listen.parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                "listen",
+                format!(
+                    "{:?} is not an address and port such as 127.0.0.1:8800",
+                    self.listen
+                ),
+            )
+        })?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        let database = if self.database.is_empty() {
+            self.data_dir.join("footfall.duckdb")
+        } else {
+            PathBuf::from(&self.database)
+        };
+        let trusted = self
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                parse_net(p).ok_or_else(|| {
+                    invalid(
+                        "trusted_proxies",
+                        format!("{p:?} is not an IP address or CIDR network"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let header = ClientIpHeader::parse(&self.client_ip_header).ok_or_else(|| {
+            invalid(
+                "client_ip_header",
+                format!(
+                    "{:?} is not one of auto, x-forwarded-for, forwarded, x-real-ip, cf-connecting-ip",
+                    self.client_ip_header
+                ),
+            )
+        })?;
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return Err(invalid(
+                "log",
+                format!("{:?} is not a log filter: {e}", self.log),
+            ));
+        }
+
+        let c = &self.collector;
+        check_range(
+            "collector.max_body_bytes",
+            c.max_body_bytes as u64,
+            256,
+            1 << 20,
+        )?;
+        check_range(
+            "collector.session_timeout_minutes",
+            c.session_timeout_minutes.into(),
+            1,
+            24 * 60,
+        )?;
+        check_range(
+            "collector.user_agent_cache",
+            c.user_agent_cache,
+            0,
+            10_000_000,
+        )?;
+        let w = &self.writer;
+        check_range(
+            "writer.queue_capacity",
+            w.queue_capacity as u64,
+            1,
+            10_000_000,
+        )?;
+        check_range("writer.batch_rows", w.batch_rows as u64, 1, 1_000_000)?;
+        // A flush interval past a few seconds would break the 10-second shutdown promise.
+        check_range("writer.flush_interval_ms", w.flush_interval_ms, 1, 5_000)?;
+        check_range("store.threads", self.store.threads.into(), 1, 256)?;
+        if !is_memory_size(&self.store.memory_limit) {
+            return Err(invalid(
+                "store.memory_limit",
+                format!(
+                    "{:?} is not a size such as 128MB or 1GB",
+                    self.store.memory_limit
+                ),
+            ));
+        }
+
+        Ok(Settings {
+            listen,
+            database,
+            client_ip: ClientIpPolicy::new(trusted, header),
+            geoip: self.geoip.clone(),
+            log: self.log.clone(),
+            max_body_bytes: c.max_body_bytes,
+            collector: CollectorSettings {
+                session_timeout: chrono::Duration::minutes(c.session_timeout_minutes.into()),
+                user_agent_cache: c.user_agent_cache,
+                spam_referrers: c.spam_referrers.clone(),
+            },
+            writer: WriterSettings {
+                queue_capacity: w.queue_capacity,
+                batch_rows: w.batch_rows,
+                flush_interval: Duration::from_millis(w.flush_interval_ms),
+            },
+            store: StoreOptions {
+                memory_limit: self.store.memory_limit.clone(),
+                threads: self.store.threads,
+            },
+            sites: validate_sites(&self.sites)?,
+            data_dir: self.data_dir,
+        })
+    }
+}
+
+fn validate_sites(sites: &[SiteConfig]) -> Result<Vec<SiteSettings>, ConfigError> {
+    let mut seen = HashSet::new();
+    sites
+        .iter()
+        .enumerate()
+        .map(|(i, site)| {
+            let key = |field: &str| format!("sites[{i}].{field}");
+            let domain = SiteDomain::parse(&site.domain)
+                .map_err(|e| invalid(key("domain"), e.to_string()))?;
+            if !seen.insert(domain.clone()) {
+                return Err(invalid(
+                    key("domain"),
+                    format!("{domain} is declared twice"),
+                ));
+            }
+            let timezone =
+                validate_timezone(&site.timezone).map_err(|m| invalid(key("timezone"), m))?;
+            compile_globs(&site.exclude_paths)
+                .map_err(|e| invalid(key("exclude_paths"), e.to_string()))?;
+            let exclude_ips = site
+                .exclude_ips
+                .iter()
+                .map(|p| {
+                    parse_net(p).ok_or_else(|| {
+                        invalid(
+                            key("exclude_ips"),
+                            format!("{p:?} is not an IP address or CIDR network"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(SiteSettings {
+                domain,
+                timezone,
+                exclude_paths: site.exclude_paths.clone(),
+                exclude_ips,
+                respect_dnt: site.respect_dnt,
+            })
+        })
+        .collect()
+}
+
+/// An IANA zone name such as `Europe/Berlin`, returned in its canonical spelling.
+pub fn validate_timezone(name: &str) -> Result<String, String> {
+    name.parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| format!("{name:?} is not a time zone name such as UTC or Europe/Berlin"))
+}
+
+/// `10.0.0.0/8`, or a bare address meaning just that host.
+fn parse_net(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+fn check_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("must be between {min} and {max} (got {value})"),
+        ))
+    }
+}
+
+/// DuckDB's size syntax: a number and a unit.
+fn is_memory_size(text: &str) -> bool {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let unit = text[digits..].trim().to_uppercase();
+    digits > 0
+        && text[..digits].parse::<f64>().is_ok_and(|n| n > 0.0)
+        && ["KB", "MB", "GB", "TB", "KIB", "MIB", "GIB", "TIB"].contains(&unit.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn no_file() -> Overrides {
+        // Points at a file that exists and is empty, so a footfall.toml in the working directory
+        // cannot leak into tests.
+        let path = std::env::temp_dir().join(format!("footfall-empty-{}.toml", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        }
+    }
+
+    #[test]
+    fn defaults_work_without_a_file() {
+        let (s, ignored) = load(&no_file(), env(&[])).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8800".parse().unwrap());
+        assert_eq!(s.data_dir, PathBuf::from("footfall-data"));
+        assert_eq!(s.database, PathBuf::from("footfall-data/footfall.duckdb"));
+        assert_eq!(s.max_body_bytes, 8192);
+        assert_eq!(s.writer.flush_interval, Duration::from_millis(200));
+        assert!(ignored.is_empty());
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(
+            &path,
+            r#"
+            listen = "127.0.0.1:9000"
+            trusted_proxies = ["127.0.0.1"]
+            [writer]
+            flush_interval_ms = 100
+            [[sites]]
+            domain = "www.Example.com"
+            timezone = "Europe/Berlin"
+            exclude_paths = ["/admin/**"]
+            "#,
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config: Some(path.clone()),
+            ..Overrides::default()
+        };
+        let (s, ignored) = load(
+            &overrides,
+            env(&[
+                ("FOOTFALL_WRITER__BATCH_ROWS", "77"),
+                ("FOOTFALL_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+                ("FOOTFALL_DATA_DIR", "/tmp/ff"),
+                ("FOOTFALL_NOT_A_KEY", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.writer.flush_interval, Duration::from_millis(100));
+        assert_eq!(s.writer.batch_rows, 77);
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/ff"));
+        assert_eq!(s.sites[0].domain.as_str(), "example.com");
+        assert_eq!(s.sites[0].timezone, "Europe/Berlin");
+        assert_eq!(ignored, vec!["FOOTFALL_NOT_A_KEY".to_string()]);
+
+        let overrides = Overrides {
+            config: Some(path),
+            listen: Some("0.0.0.0:1".into()),
+            data_dir: None,
+        };
+        let (s, _) = load(&overrides, env(&[("FOOTFALL_LISTEN", "127.0.0.1:2")])).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:1".parse().unwrap());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("listen = \"nope\"", "listen"),
+            ("lisen = \"127.0.0.1:1\"", "unknown field `lisen`"),
+            (
+                "[writer]\nflush_interval_ms = 0",
+                "writer.flush_interval_ms: must be between 1 and 5000 (got 0)",
+            ),
+            ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies"),
+            ("client_ip_header = \"x-client\"", "client_ip_header"),
+            ("[store]\nmemory_limit = \"lots\"", "store.memory_limit"),
+            ("[[sites]]\ndomain = \"https://x.com\"", "sites[0].domain"),
+            (
+                "[[sites]]\ndomain = \"x.com\"\ntimezone = \"Mars/Olympus\"",
+                "sites[0].timezone",
+            ),
+            (
+                "[[sites]]\ndomain = \"x.com\"\n[[sites]]\ndomain = \"www.x.com\"",
+                "sites[1].domain: x.com is declared twice",
+            ),
+            (
+                "[[sites]]\ndomain = \"x.com\"\nexclude_paths = [\"/a/[\"]",
+                "sites[0].exclude_paths",
+            ),
+            ("listen = ", "config file"),
+        ];
+        for (i, (text, expected)) in cases.iter().enumerate() {
+            let path = dir.path().join(format!("c{i}.toml"));
+            std::fs::write(&path, text).unwrap();
+            let err = load(
+                &Overrides {
+                    config: Some(path),
+                    ..Overrides::default()
+                },
+                env(&[]),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains(expected), "{text:?} gave {err}");
+        }
+        let err = load(&no_file(), env(&[("FOOTFALL_WRITER__BATCH_ROWS", "many")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable FOOTFALL_WRITER__BATCH_ROWS: must be a whole number"
+        );
+        let err = load(
+            &Overrides {
+                config: Some("/nonexistent/f.toml".into()),
+                ..Overrides::default()
+            },
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read config file /nonexistent/f.toml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_example_file_is_valid_and_documents_every_key() {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/footfall.example.toml");
+        let text = std::fs::read_to_string(example).unwrap();
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|rest| looks_like_setting(rest))
+                    .unwrap_or(l)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("example.toml");
+        std::fs::write(&path, &uncommented).unwrap();
+        load(
+            &Overrides {
+                config: Some(path),
+                ..Overrides::default()
+            },
+            env(&[]),
+        )
+        .unwrap();
+
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        for (key, value) in &defaults {
+            let keys: Vec<String> = match value {
+                toml::Value::Table(t) => t.keys().map(|k| k.to_string()).collect(),
+                _ => vec![key.clone()],
+            };
+            for k in keys {
+                let documented = uncommented.contains(&format!("{k} ="))
+                    || uncommented.contains(&format!("[[{k}]]"));
+                assert!(documented, "footfall.example.toml does not document {k}");
+            }
+        }
+        for k in [
+            "domain",
+            "timezone",
+            "exclude_paths",
+            "exclude_ips",
+            "respect_dnt",
+        ] {
+            assert!(
+                uncommented.contains(&format!("{k} =")),
+                "footfall.example.toml does not document sites.{k}"
+            );
+        }
+    }
+
+    fn looks_like_setting(line: &str) -> bool {
+        line.starts_with('[')
+            || line
+                .split_once(" = ")
+                .is_some_and(|(k, _)| !k.contains(' '))
+    }
+
+    #[test]
+    fn memory_sizes() {
+        for ok in ["128MB", "1GB", "512 MiB", "1.5GB"] {
+            assert!(is_memory_size(ok), "{ok}");
+        }
+        for bad in ["", "MB", "128", "-1MB", "12XB"] {
+            assert!(!is_memory_size(bad), "{bad}");
+        }
+    }
+}

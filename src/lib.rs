@@ -1,0 +1,25 @@
+//! # footfall
+//!
+//! The server: the only part of Footfall that knows HTTP. It reads the configuration, wires the
+//! collector, the writer and the store together, serves the routes, and stops gracefully. The
+//! work itself happens in `footfall-collector` (requests → events) and `footfall-queries` (the
+//! store).
+//!
+//! ## Layout
+//! - [`cli`]: the command line (clap).
+//! - [`config`]: defaults, file, `FOOTFALL_*` environment, flags → validated [`config::Settings`].
+//! - [`app`]: the shared state, built from settings.
+//! - [`routes`]: the router and its thin handlers.
+//! - [`client_ip`]: which address is the client's, given trusted proxies.
+//! - [`error`]: [`error::AppError`], the handlers' one error type.
+//! - [`server`]: `run(listener, app, shutdown)` and the stop signal.
+//! - [`admin`]: owner commands, over a Unix socket when the server runs.
+
+pub mod admin;
+pub mod app;
+pub mod cli;
+pub mod client_ip;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod server;

@@ -1,0 +1,101 @@
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use footfall::admin::{self, Command as AdminCommand};
+use footfall::app::App;
+use footfall::cli::{Cli, Command, SiteCommand};
+use footfall::config::{self, Overrides, Settings};
+use footfall::server;
+use footfall_queries::{Store, StoreError};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("footfall: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        config: cli.global.config.clone(),
+        listen: cli.global.listen.clone(),
+        data_dir: cli.global.data_dir.clone(),
+    };
+    let (settings, ignored) = config::load(&overrides, std::env::vars())?;
+    init_logging(&settings);
+    for var in ignored {
+        tracing::warn!("ignoring environment variable {var}: it names no setting");
+    }
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => return serve(settings),
+        Command::Site(SiteCommand::Add { domain, timezone }) => {
+            AdminCommand::SiteAdd { domain, timezone }
+        }
+        Command::Site(SiteCommand::List) => AdminCommand::SiteList,
+        Command::Site(SiteCommand::Remove { domain, purge }) => {
+            AdminCommand::SiteRemove { domain, purge }
+        }
+        Command::Dropped { days } => AdminCommand::Dropped { days },
+    };
+    let outcome = match admin::send(&admin::socket_path(&settings), &command) {
+        Some(reply) => reply.context("the running server did not answer the command")?,
+        None => {
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                format!(
+                    "cannot create the data directory {}",
+                    settings.data_dir.display()
+                )
+            })?;
+            let store = Store::open(&settings.database, &settings.store).map_err(|e| match e {
+                StoreError::Locked { .. } => anyhow::anyhow!(
+                    "{e}; a server using it does not answer on {}",
+                    admin::socket_path(&settings).display()
+                ),
+                other => other.into(),
+            })?;
+            admin::execute(&command, &store, &settings, None)
+        }
+    };
+    if outcome.ok {
+        println!("{}", outcome.message);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("footfall: {}", outcome.message);
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let app = App::start(settings)?;
+        tracing::info!(
+            "footfall listening on http://{} (database {})",
+            listener.local_addr()?,
+            app.settings.database.display()
+        );
+        server::run(listener, app, server::stop_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| settings.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}

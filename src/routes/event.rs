@@ -1,0 +1,53 @@
+//! `POST /api/event`: Plausible's Events API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use footfall_collector::Hit;
+use footfall_queries::EnqueueError;
+
+use super::request_context;
+use crate::app::App;
+use crate::error::AppError;
+
+/// Parses the body (JSON whatever the content type), queues the hit, and answers `202 {}`.
+pub async fn post_event(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, AppError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge(app.settings.max_body_bytes)
+        } else {
+            AppError::BadRequest("could not read the request body".into())
+        }
+    })?;
+    let context = request_context(&app, peer, &headers);
+    let hit = app
+        .collector
+        .parse_event(&body, context)
+        .map_err(|r| AppError::BadRequest(r.to_string()))?;
+    enqueue(&app, hit)?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))).into_response())
+}
+
+/// Queues a hit, or says why not. Never a 2xx for a hit that was not queued.
+pub(super) fn enqueue(app: &App, hit: Hit) -> Result<(), AppError> {
+    app.writer
+        .try_enqueue(hit)
+        .map_err(|e| AppError::Unavailable {
+            reason: e.to_string(),
+            retry_after_secs: match e {
+                EnqueueError::Full => 1,
+                EnqueueError::Closed => 5,
+            },
+        })
+}

@@ -1,0 +1,67 @@
+//! The HTTP routes. Handlers are thin: extract, call the collector or the store, answer.
+
+mod event;
+mod health;
+mod pixel;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderMap, Method};
+use axum::routing::{get, post};
+use axum::Router;
+use footfall_collector::RequestContext;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::app::App;
+
+/// The whole HTTP surface, as a value tests can call directly.
+pub fn router(app: Arc<App>) -> Router {
+    // Any page may send events here: the tracker runs on the owner's sites, which are other
+    // origins. Preflights are cached for a day.
+    let open_cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(86_400));
+    let ingest = Router::new()
+        .route("/api/event", post(event::post_event))
+        .layer(DefaultBodyLimit::max(app.settings.max_body_bytes))
+        .layer(open_cors);
+    Router::new()
+        .merge(ingest)
+        .route("/api/event.gif", get(pixel::get_pixel))
+        .route("/healthz", get(health::healthz))
+        // Slow clients must not hold a connection (or a shutdown) forever.
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(10),
+        ))
+        .with_state(app)
+}
+
+/// What the collector needs to know of the request besides its payload.
+fn request_context(app: &App, peer: SocketAddr, headers: &HeaderMap) -> RequestContext {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let has = |name: &str, needle: &str| {
+        text(name).is_some_and(|v| v.to_ascii_lowercase().contains(needle))
+    };
+    RequestContext {
+        received_at: app.collector.now(),
+        client_ip: app.settings.client_ip.client_ip(peer.ip(), headers),
+        user_agent: text("user-agent").unwrap_or_default(),
+        prefetch: has("sec-purpose", "prefetch")
+            || has("purpose", "prefetch")
+            || has("x-purpose", "preview")
+            || has("x-moz", "prefetch"),
+        do_not_track: text("dnt").is_some_and(|v| v.trim() == "1")
+            || text("sec-gpc").is_some_and(|v| v.trim() == "1"),
+    }
+}
