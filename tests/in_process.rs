@@ -1,0 +1,156 @@
+//! The server run in-process, where a test needs to control the clock or reach inside.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{Request, StatusCode};
+use chrono::{Duration, TimeZone, Utc};
+use footfall::app::App;
+use footfall::config::{self, Overrides, Settings};
+use footfall_collector::clock::ManualClock;
+use support::{count, open_db, FIREFOX};
+use tower::ServiceExt;
+
+fn settings(dir: &std::path::Path, extra: &str) -> Settings {
+    let path = dir.join("footfall.toml");
+    std::fs::write(
+        &path,
+        format!("{extra}[[sites]]\ndomain = \"example.com\"\n"),
+    )
+    .unwrap();
+    let overrides = Overrides {
+        config: Some(path),
+        listen: Some("127.0.0.1:0".into()),
+        data_dir: Some(dir.join("data")),
+    };
+    config::load(&overrides, Vec::new()).unwrap().0
+}
+
+fn event(ip: &str) -> Request<Body> {
+    Request::post("/api/event")
+        .header("user-agent", FIREFOX)
+        .header("x-forwarded-for", ip)
+        .body(Body::from(r#"{"n":"pageview","u":"https://example.com/"}"#))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn visitor_ids_hold_within_a_day_and_change_with_the_salt() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).unwrap(),
+    ));
+    let app = App::start_with_clock(
+        settings(dir.path(), "trusted_proxies = [\"127.0.0.1\"]\n"),
+        clock.clone(),
+    )
+    .unwrap();
+    let router = footfall::routes::router(app.clone())
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let send = |ip: &'static str| {
+        let router = router.clone();
+        async move {
+            assert_eq!(
+                router.oneshot(event(ip)).await.unwrap().status(),
+                StatusCode::ACCEPTED
+            )
+        }
+    };
+
+    send("198.51.100.1").await; // 09:00 day 1
+    clock.advance(Duration::hours(8));
+    send("198.51.100.1").await; // 17:00 day 1: same visitor, new visit
+    clock.advance(Duration::seconds(1));
+    send("198.51.100.2").await; // another visitor
+    clock.set(Utc.with_ymd_and_hms(2026, 5, 1, 23, 50, 0).unwrap());
+    send("198.51.100.1").await; // 23:50 day 1
+    clock.advance(Duration::minutes(20));
+    send("198.51.100.1").await; // 00:10 day 2: new salt, same visit
+    clock.advance(Duration::hours(10));
+    send("198.51.100.1").await; // 10:10 day 2
+    app.writer
+        .shutdown(Instant::now() + std::time::Duration::from_secs(5));
+
+    let db = open_db_shared(&app);
+    let mut stmt = db
+        .prepare("SELECT visitor_id, session_id FROM events ORDER BY ts")
+        .unwrap();
+    let rows: Vec<(u64, u64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 6);
+    let (day1, day1_other, day2) = (rows[0].0, rows[2].0, rows[4].0);
+    assert_eq!(rows[1].0, day1, "same person, same day, same id");
+    assert_eq!(rows[3].0, day1);
+    assert_ne!(day1_other, day1);
+    assert_ne!(day2, day1, "a new day's salt gives a new id");
+    assert_eq!(rows[5].0, day2);
+    assert_ne!(rows[1].1, rows[0].1, "eight quiet hours end a visit");
+    assert_eq!(
+        rows[4].1, rows[3].1,
+        "a visit crossing midnight is not split"
+    );
+    assert_ne!(rows[5].1, rows[4].1);
+}
+
+/// Reads through the running app's own store (the file is held by this process).
+fn open_db_shared(app: &App) -> duckdb::Connection {
+    app.store.connection().unwrap()
+}
+
+#[tokio::test]
+async fn a_closed_queue_answers_503_and_health_turns_unhealthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::start(settings(dir.path(), "")).unwrap();
+    let router = footfall::routes::router(app.clone())
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+
+    let healthy = router
+        .clone()
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(healthy.status(), StatusCode::OK);
+    assert_eq!(
+        router
+            .clone()
+            .oneshot(event("1.1.1.1"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::ACCEPTED
+    );
+
+    let report = app
+        .writer
+        .shutdown(Instant::now() + std::time::Duration::from_secs(5));
+    assert_eq!((report.events_written, report.events_lost), (1, 0));
+
+    let refused = router.clone().oneshot(event("1.1.1.1")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let unhealthy = router
+        .clone()
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(unhealthy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = axum::body::to_bytes(unhealthy.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["problems"][0], "writer: stopped");
+    assert_eq!(
+        count(&open_db_shared(&app), "SELECT count(*) FROM events"),
+        1
+    );
+    let _ = open_db; // the file stays held by this process until the app is dropped
+}
