@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test of Footfall, installing what the tests need when it is missing.
+#
+# Everything that links DuckDB is built in the release profile, so the tests share one DuckDB
+# build (about 30 minutes on 2 cores, once) with `cargo run --release`. Point CARGO_TARGET_DIR at
+# a folder that outlives the checkout to keep that build warm; the default below does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        say "installing Debian packages: ${missing[*]}"
+        local sudo=""
+        [[ $(id -u) -eq 0 ]] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+    fi
+}
+
+# npm fetches the real GeoIP database that one test reads.
+command -v npm >/dev/null || apt_install npm
+command -v cargo >/dev/null || { echo "cargo is needed: install Rust from https://rustup.rs" >&2; exit 1; }
+
+say "real GeoIP database (ip-location-db, CC0)"
+geo_dir="${FOOTFALL_GEOIP_CACHE:-$HOME/.cache/footfall-geoip}"
+FOOTFALL_REAL_GEOIP="$(scripts/fetch-geoip.sh "$geo_dir" | tail -1)"
+export FOOTFALL_REAL_GEOIP
+
+say "formatting"
+cargo fmt --all -- --check
+
+say "lints (release profile, sharing the DuckDB build)"
+cargo clippy --release --workspace --all-targets --locked -- -D warnings
+
+say "tests"
+cargo test --release --workspace --locked
+
+say "all tests passed"
