@@ -80,11 +80,6 @@ fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let app = App::start(settings)?;
-        tracing::info!(
-            "footfall listening on http://{} (database {})",
-            listener.local_addr()?,
-            app.settings.database.display()
-        );
         server::run(listener, app, server::stop_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })

@@ -39,6 +39,14 @@ pub async fn run(
         }
     };
 
+    // Logged once everything is ready (the command socket included): tests and scripts wait
+    // for this line.
+    tracing::info!(
+        "footfall listening on http://{} (database {})",
+        listener.local_addr()?,
+        app.settings.database.display()
+    );
+
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
