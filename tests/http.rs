@@ -768,6 +768,11 @@ async fn sites_are_managed_from_the_command_line_with_or_without_a_server() {
         lines[1].starts_with("blog.example") && lines[1].trim_end().ends_with(" 1"),
         "{out}"
     );
+    assert_eq!(
+        lines[1].find("UTC"),
+        lines[0].find("TIME ZONE"),
+        "columns line up: {out}"
+    );
     assert!(lines[2].contains("Europe/Berlin"), "{out}");
     let (ok, out, _) = cli(&server.data_dir(), &["site", "remove", "shop.example"]);
     assert!(ok && out.contains("removed shop.example"), "{out}");

@@ -48,7 +48,8 @@ impl SiteDomain {
 
 impl fmt::Display for SiteDomain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        // `pad`, not `write_str`, so tables can align domains with `{:<40}`.
+        f.pad(&self.0)
     }
 }
 
@@ -74,6 +75,12 @@ fn truncate_for_message(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn displays_with_padding_for_tables() {
+        let domain = SiteDomain::parse("example.com").unwrap();
+        assert_eq!(format!("{domain:<13}|"), "example.com  |");
+    }
 
     #[test]
     fn normalises_case_www_and_idn() {
