@@ -1,52 +1,8 @@
 //! The collector's share of the ingest path: parsing a payload (on the HTTP path) and enriching
 //! a hit (on the writer's thread), with a realistic spread of user agents and addresses.
 
-use std::net::IpAddr;
-use std::sync::Arc;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use footfall_collector::clock::SystemClock;
-use footfall_collector::geo::GeoDb;
-use footfall_collector::sites::{Site, SiteSettings};
-use footfall_collector::{Collector, CollectorSettings, RequestContext, SiteDomain};
-
-const AGENTS: &[&str] = &[
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-];
-
-fn body(i: usize) -> String {
-    format!(
-        r#"{{"n":"pageview","u":"https://example.com/blog/post-{}?utm_source=newsletter&utm_medium=email","d":"example.com","r":"https://www.google.com/search?q=x","p":{{"author":"a{}"}}}}"#,
-        i % 5000,
-        i % 7
-    )
-}
-
-fn context(i: usize) -> RequestContext {
-    RequestContext {
-        received_at: chrono::Utc::now(),
-        client_ip: IpAddr::from([198, 51, (i / 250 % 250) as u8, (i % 250) as u8]),
-        user_agent: AGENTS[i % AGENTS.len()].to_owned(),
-        prefetch: false,
-        do_not_track: false,
-    }
-}
-
-fn collector() -> Collector {
-    let collector = Collector::new(
-        CollectorSettings::default(),
-        GeoDb::none(),
-        Arc::new(SystemClock),
-    );
-    collector
-        .sites()
-        .insert(Site::new(SiteSettings::new(SiteDomain::parse("example.com").unwrap())).unwrap());
-    collector
-}
+use footfall_benches::{body, collector, context};
 
 fn benches(c: &mut Criterion) {
     let collector = collector();

@@ -6,7 +6,7 @@ local agents = {
   "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
 }
 local counter = 0
-local not_accepted = 0
+not_accepted = 0 -- global: done() reads it from each thread with thread:get
 local threads = {}
 
 function setup(thread)
