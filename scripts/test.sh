@@ -2,7 +2,7 @@
 # Runs every test of Footfall, installing what the tests need when it is missing.
 #
 # Everything that links DuckDB is built in the release profile, so the tests share one DuckDB
-# build (about 30 minutes on 2 cores, once) with `cargo run --release`. Point CARGO_TARGET_DIR at
+# build (about 35 minutes on 2 cores, once) with `cargo run --release`. Point CARGO_TARGET_DIR at
 # a folder that outlives the checkout to keep that build warm; the default below does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
