@@ -116,7 +116,7 @@ fn run(
                 "DOMAIN", "TIME ZONE", "FROM", "EVENTS"
             )];
             for site in &settings.sites {
-                let events = store_events(store, site.domain.as_str())?;
+                let events = sites::event_count(&conn, site.domain.as_str())?;
                 lines.push(format!(
                     "{:<40} {:<24} {:<8} {:>12}",
                     site.domain, site.timezone, "config", events
@@ -191,15 +191,6 @@ fn run(
             }
         }
     })
-}
-
-fn store_events(store: &Store, site: &str) -> anyhow::Result<u64> {
-    let conn = store.connection()?;
-    Ok(conn.query_row(
-        "SELECT count(*)::UBIGINT FROM events WHERE site = ?",
-        [site],
-        |r| r.get(0),
-    )?)
 }
 
 /// Serves commands on the socket until the task is dropped.

@@ -73,6 +73,16 @@ pub fn remove(conn: &Connection, domain: &str, purge: bool) -> Result<Removed, S
     }
 }
 
+/// Events the store holds for one site (config-file sites are not in `sites`, so `list` cannot
+/// count them).
+pub fn event_count(conn: &Connection, domain: &str) -> Result<u64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*)::UBIGINT FROM events WHERE site = ?",
+        params![domain],
+        |r| r.get(0),
+    )?)
+}
+
 pub fn exists(conn: &Connection, domain: &str) -> Result<bool, StoreError> {
     Ok(conn
         .query_row(
