@@ -159,7 +159,8 @@ pub fn parse_event(body: &[u8], context: RequestContext) -> Result<Hit, Rejectio
         referrer: parse_referrer(wire.r)?,
         props: parse_props(wire.p)?,
         hash_mode: flag(&wire.h, "h", false)?,
-        interactive: flag(&wire.i, "i", true)?,
+        // Engagement is measured, not done: it never makes a visit count as engaged (not bounced).
+        interactive: flag(&wire.i, "i", true)? && engagement.is_none(),
         engagement,
         name,
         url,
@@ -481,6 +482,7 @@ mod tests {
                 scroll_depth: 0
             })
         );
+        assert!(!hit.interactive, "engagement never ends a bounce");
         let hit = parse(r#"{"n":"pageview","u":"https://e.com/","sd":5}"#).unwrap();
         assert_eq!(hit.engagement, None);
     }
