@@ -20,6 +20,7 @@
 //! - [`sites`]: the registered sites and their owners' exclusion rules.
 //! - [`drops`]: counts of events not recorded, by reason.
 //! - [`clock`]: the injectable source of "now".
+//! - [`tracker`]: the tracker script pages load (its source lives in `tracker/`).
 //! - [`collector`]: [`Collector`], which ties the above together.
 
 pub mod clock;
@@ -35,6 +36,7 @@ pub mod payload;
 pub mod referrer;
 pub mod session;
 pub mod sites;
+pub mod tracker;
 pub mod user_agent;
 pub mod visitor;
 
