@@ -10,6 +10,8 @@ use serde_json::json;
 pub enum AppError {
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     /// Temporarily unable to take the request (full queue, shutting down, store down); the
@@ -27,6 +29,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, reason) = match &self {
             AppError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason.clone()),
+            AppError::NotFound(reason) => (StatusCode::NOT_FOUND, reason.clone()),
             AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string()),
             AppError::Unavailable { reason, .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, reason.clone())

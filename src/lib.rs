@@ -10,6 +10,7 @@
 //! - [`config`]: defaults, file, `FOOTFALL_*` environment, flags → validated [`config::Settings`].
 //! - [`app`]: the shared state, built from settings.
 //! - [`routes`]: the router and its thin handlers.
+//! - [`assets`]: static files (the tracker) precompressed, with revalidation.
 //! - [`client_ip`]: which address is the client's, given trusted proxies.
 //! - [`error`]: [`error::AppError`], the handlers' one error type.
 //! - [`server`]: `run(listener, app, shutdown)` and the stop signal.
@@ -17,6 +18,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod assets;
 pub mod cli;
 pub mod client_ip;
 pub mod config;

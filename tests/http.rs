@@ -846,3 +846,86 @@ fn a_bad_configuration_stops_the_start_with_a_clear_message() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read config file"));
 }
+
+#[tokio::test]
+async fn the_tracker_is_served_under_its_names_with_caching_headers() {
+    use footfall_collector::tracker;
+
+    let server = Server::start(SITE);
+    let http = client();
+    for path in [
+        "/script.js",
+        "/script.hash.js",
+        "/js/script.js",
+        "/js/script.hash.outbound-links.file-downloads.js",
+    ] {
+        let response = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers().clone();
+        assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
+        assert_eq!(
+            headers["cache-control"],
+            "public, max-age=86400, stale-while-revalidate=604800"
+        );
+        assert_eq!(headers["etag"], tracker::etag());
+        assert_eq!(headers["access-control-allow-origin"], "*");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(&response.bytes().await.unwrap()[..], tracker::SCRIPT);
+    }
+
+    // A browser revalidating its copy gets a 304 without a body.
+    let response = http
+        .get(server.url("/script.js"))
+        .header("if-none-match", tracker::etag())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(response.headers()["etag"], tracker::etag());
+    assert!(response.bytes().await.unwrap().is_empty());
+    let stale = http
+        .get(server.url("/script.js"))
+        .header("if-none-match", "W/\"an-older-tracker\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::OK);
+
+    // Compressed for browsers that accept it.
+    for encoding in ["gzip", "br"] {
+        let response = http
+            .get(server.url("/js/script.js"))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-encoding"], encoding);
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        let body = response.bytes().await.unwrap();
+        assert!(
+            body.len() < tracker::SCRIPT.len() * 2 / 3,
+            "{encoding}: {}",
+            body.len()
+        );
+    }
+
+    // HEAD answers like GET, without the body.
+    let head = http.head(server.url("/script.js")).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["etag"], tracker::etag());
+
+    // Other names under /js/ are not ours, and the script takes no POST.
+    for path in [
+        "/js/other.js",
+        "/js/script.js.map",
+        "/js/script..js",
+        "/js/script.A.js",
+    ] {
+        let response = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("/js/script.js"));
+    }
+    let post = http.post(server.url("/script.js")).send().await.unwrap();
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+}

