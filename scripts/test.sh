@@ -26,14 +26,24 @@ apt_install() {
     fi
 }
 
-# npm fetches the real GeoIP database that one test reads.
+# npm fetches the real GeoIP database that one test reads, terser (the tracker's build check) and
+# playwright-core, which drives Debian's Chromium through the tracker's browser tests.
+command -v node >/dev/null || apt_install nodejs
 command -v npm >/dev/null || apt_install npm
+command -v chromium >/dev/null || apt_install chromium
 command -v cargo >/dev/null || { echo "cargo is needed: install Rust from https://rustup.rs" >&2; exit 1; }
+
+say "npm packages (versions locked in each package-lock.json)"
+npm ci --prefix collector/tracker --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 say "real GeoIP database (ip-location-db, CC0)"
 geo_dir="${FOOTFALL_GEOIP_CACHE:-$HOME/.cache/footfall-geoip}"
 FOOTFALL_REAL_GEOIP="$(scripts/fetch-geoip.sh "$geo_dir" | tail -1)"
 export FOOTFALL_REAL_GEOIP
+
+say "tracker: the committed build matches its source, and its size"
+npm test --prefix collector/tracker
 
 say "formatting"
 cargo fmt --all -- --check
