@@ -454,6 +454,7 @@ async fn bots_unknown_sites_spam_and_exclusions_are_dropped_and_counted() {
         Server::start("[[sites]]\ndomain = \"example.com\"\nexclude_paths = [\"/admin/**\"]\nrespect_dnt = true\n");
     let http = client();
     let page = r#"{"n":"pageview","u":"https://example.com/"}"#;
+    let engagement = r#"{"n":"engagement","u":"https://example.com/","e":5000,"sd":40}"#;
     let cases: &[(&str, &[(&str, &str)])] = &[
         (page, &[("user-agent", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")]),
         (page, &[("user-agent", "curl/8.5.0")]),
@@ -465,19 +466,26 @@ async fn bots_unknown_sites_spam_and_exclusions_are_dropped_and_counted() {
         (r#"{"n":"pageview","u":"https://example.com/admin/users/3"}"#, &[("user-agent", FIREFOX)]),
         (page, &[("user-agent", FIREFOX), ("dnt", "1")]),
         (page, &[("user-agent", FIREFOX), ("sec-gpc", "1")]),
+        // Engagement of a visit that is not going on (another visitor): no visit of its own.
+        (engagement, &[("user-agent", IPHONE)]),
     ];
     for (body, headers) in cases {
         accepted(&http, &server, body, headers).await;
     }
     accepted(&http, &server, page, &[("user-agent", FIREFOX)]).await;
+    accepted(&http, &server, engagement, &[("user-agent", FIREFOX)]).await;
     let (dir, logs) = server.stop();
     assert!(logs.contains("events for other.org are dropped"), "{logs}");
     assert!(logs.contains("events not recorded"), "{logs}");
     let db = open_db(&dir.path().join("data/footfall.duckdb"));
     assert_eq!(
         count(&db, "SELECT count(*) FROM events"),
-        1,
-        "only the real visit"
+        2,
+        "only the real visit: its pageview and its engagement"
+    );
+    assert_eq!(
+        count(&db, "SELECT count(DISTINCT session_id) FROM events"),
+        1
     );
     let mut stmt = db
         .prepare(
@@ -496,6 +504,7 @@ async fn bots_unknown_sites_spam_and_exclusions_are_dropped_and_counted() {
             d("", "unknown_site", 1),
             d("example.com", "bot", 5),
             d("example.com", "excluded", 3),
+            d("example.com", "no_visit", 1),
             d("example.com", "spam", 1)
         ]
     );

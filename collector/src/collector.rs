@@ -160,6 +160,17 @@ impl Collector {
             let ids = self
                 .salts
                 .ids(site_name, ctx.client_ip, &ctx.user_agent, ctx.received_at);
+            let session_id = if hit.engagement.is_some() {
+                match self.sessions.continue_session(ids, ctx.received_at) {
+                    Some(id) => id,
+                    None => {
+                        self.drops.add(day, site_name, DropReason::NoVisit);
+                        continue;
+                    }
+                }
+            } else {
+                self.sessions.session_for(ids, ctx.received_at)
+            };
             let referral = referrer::classify(hit.referrer.as_deref(), &page.hostname);
             let source = [&page.utm.source, &page.ref_source]
                 .into_iter()
@@ -173,7 +184,7 @@ impl Collector {
                 hostname: page.hostname.clone(),
                 path: page.path.clone(),
                 visitor_id: ids.current,
-                session_id: self.sessions.session_for(ids, ctx.received_at),
+                session_id,
                 interactive: hit.interactive,
                 referrer: referral.referrer,
                 source,

@@ -21,15 +21,19 @@ pub enum DropReason {
     Invalid,
     /// The owner's rules excluded it: a path or IP rule, or Do Not Track.
     Excluded,
+    /// An engagement report whose visit had already ended (or began before a restart): it
+    /// belongs to no visit, and must not count as one.
+    NoVisit,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::Bot,
         DropReason::UnknownSite,
         DropReason::Spam,
         DropReason::Invalid,
         DropReason::Excluded,
+        DropReason::NoVisit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +43,7 @@ impl DropReason {
             DropReason::Spam => "spam",
             DropReason::Invalid => "invalid",
             DropReason::Excluded => "excluded",
+            DropReason::NoVisit => "no_visit",
         }
     }
 

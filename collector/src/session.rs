@@ -36,6 +36,18 @@ impl Sessions {
 
     /// The session id for an event of this visitor at `now`: the ongoing one, or a new one.
     pub fn session_for(&self, ids: VisitorIds, now: DateTime<Utc>) -> u64 {
+        self.visit(ids, now, true)
+            .expect("a visit is started when none goes on")
+    }
+
+    /// The ongoing session of this visitor, if there is one, for events that belong to a visit
+    /// but never start one: an engagement report arriving after its visit ended (a tab left in
+    /// the background for an hour, then closed) would otherwise count as a visit of its own.
+    pub fn continue_session(&self, ids: VisitorIds, now: DateTime<Utc>) -> Option<u64> {
+        self.visit(ids, now, false)
+    }
+
+    fn visit(&self, ids: VisitorIds, now: DateTime<Utc>, may_start: bool) -> Option<u64> {
         let carried = ids.previous.and_then(|previous| {
             if previous == ids.current {
                 return None;
@@ -49,13 +61,14 @@ impl Sessions {
                 id: s.id,
                 last_seen: now.max(s.last_seen),
             },
-            _ => Session {
+            _ if may_start => Session {
                 id: new_session_id(),
                 last_seen: now,
             },
+            _ => return None,
         };
         shard.insert(ids.current, session);
-        session.id
+        Some(session.id)
     }
 
     /// Forgets visits that have ended. Called periodically; returns how many were removed.
@@ -132,6 +145,21 @@ mod tests {
             next,
             "other visitors have their own"
         );
+    }
+
+    #[test]
+    fn some_events_only_continue_a_visit() {
+        let sessions = Sessions::new(Duration::minutes(30));
+        assert_eq!(sessions.continue_session(ids(3), t(9, 0)), None);
+        assert!(sessions.is_empty(), "nothing started");
+        let visit = sessions.session_for(ids(3), t(9, 0));
+        assert_eq!(sessions.continue_session(ids(3), t(9, 20)), Some(visit));
+        assert_eq!(
+            sessions.continue_session(ids(3), t(9, 45)),
+            Some(visit),
+            "and keep it going"
+        );
+        assert_eq!(sessions.continue_session(ids(3), t(10, 16)), None, "ended");
     }
 
     #[test]
