@@ -11,10 +11,13 @@
 //! - [`writer`]: [`Writer`], the bounded queue and the thread that enriches and appends.
 //! - [`sites`]: the `sites` table.
 //! - [`drops`]: the `dropped_events` table.
+//! - `sample` (feature `test-support`): realistic sample traffic for tests and benches.
 
 pub mod drops;
 pub mod error;
 pub mod migrate;
+#[cfg(any(test, feature = "test-support"))]
+pub mod sample;
 pub mod sink;
 pub mod sites;
 pub mod store;
