@@ -11,6 +11,7 @@
 //! - [`writer`]: [`Writer`], the bounded queue and the thread that enriches and appends.
 //! - [`sites`]: the `sites` table.
 //! - [`drops`]: the `dropped_events` table.
+//! - [`stats`]: aggregate queries (metrics by dimensions, filters, periods).
 //! - `sample` (feature `test-support`): realistic sample traffic for tests and benches.
 
 pub mod drops;
@@ -20,6 +21,7 @@ pub mod migrate;
 pub mod sample;
 pub mod sink;
 pub mod sites;
+pub mod stats;
 pub mod store;
 pub mod writer;
 

@@ -39,12 +39,13 @@ pub struct SampleSpec {
 }
 
 impl SampleSpec {
-    /// A few thousand events over two weeks and three sites: small enough for property tests.
+    /// A few thousand events over four weeks and three sites: small enough for property tests,
+    /// and across both clock changes of spring 2026 (March 8th in America, 29th in Europe).
     pub fn small(seed: u64) -> SampleSpec {
         SampleSpec {
             sites: vec!["alpha.test".into(), "beta.test".into(), "gamma.test".into()],
-            last_day: NaiveDate::from_ymd_opt(2026, 3, 28).expect("a date"),
-            days: 14,
+            last_day: NaiveDate::from_ymd_opt(2026, 4, 2).expect("a date"),
+            days: 28,
             visits_per_day: 12,
             pages: 40,
             seed,

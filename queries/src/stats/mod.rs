@@ -1,0 +1,35 @@
+//! Aggregate queries over the events: the model of a query (metrics, dimensions, filters, a
+//! period in the site's time zone), the SQL that answers it, and the arithmetic that turns counts
+//! into metrics.
+//!
+//! ## Layout
+//! - [`model`]: the closed sets a query is made of, and [`Query`].
+//! - [`period`]: date ranges in the site's time zone.
+//! - [`sql`]: the one module that assembles stats SQL.
+//! - [`run`]: running a query; metrics, ordering, pagination, time labels.
+
+pub mod model;
+pub mod period;
+pub mod run;
+pub mod sql;
+
+pub use model::{Dimension, EventField, Filter, Metric, Operator, Query, TimeBucket, VisitField};
+pub use run::{run, MetricValue, QueryResult, ResultRow};
+
+use crate::error::StoreError;
+
+/// Why a query was not answered. `Invalid` is the asker's mistake (a 400, with a message that
+/// names what and why); the rest are the store's.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<duckdb::Error> for QueryError {
+    fn from(error: duckdb::Error) -> Self {
+        QueryError::Store(StoreError::Db(error))
+    }
+}

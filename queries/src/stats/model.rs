@@ -1,0 +1,329 @@
+//! What a stats query can ask for: closed sets of metrics, dimensions and operators, and the
+//! filter tree. Only the names these enums produce ever appear in SQL text.
+
+use chrono::{DateTime, Utc};
+
+/// A number a query computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Distinct visitor ids among the matching events.
+    Visitors,
+    /// Distinct visits (sessions) with a matching event.
+    Visits,
+    /// Matching pageviews.
+    Pageviews,
+    /// Matching events other than engagement reports (pageviews and custom events).
+    Events,
+    /// Pageviews per visit, over the whole of each matching visit; 2 decimals.
+    ViewsPerVisit,
+    /// Share of matching visits with one pageview and no interactive event, in whole %.
+    BounceRate,
+    /// Mean time from a matching visit's first event to its last, in whole seconds.
+    VisitDuration,
+    /// Visitors as a share of all visitors matching the filters, in % with one decimal.
+    Percentage,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 8] = [
+        Metric::Visitors,
+        Metric::Visits,
+        Metric::Pageviews,
+        Metric::Events,
+        Metric::ViewsPerVisit,
+        Metric::BounceRate,
+        Metric::VisitDuration,
+        Metric::Percentage,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Visitors => "visitors",
+            Metric::Visits => "visits",
+            Metric::Pageviews => "pageviews",
+            Metric::Events => "events",
+            Metric::ViewsPerVisit => "views_per_visit",
+            Metric::BounceRate => "bounce_rate",
+            Metric::VisitDuration => "visit_duration",
+            Metric::Percentage => "percentage",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Metric> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Metrics of whole visits: they need the visit as the unit, so they cannot be split by an
+    /// event's attributes (Plausible refuses the same).
+    pub fn is_session_metric(self) -> bool {
+        matches!(
+            self,
+            Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration
+        )
+    }
+}
+
+/// An attribute of a visit: the value on the visit's first event (or its first and last
+/// pageview, for entry and exit pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VisitField {
+    EntryPage,
+    ExitPage,
+    Source,
+    Referrer,
+    UtmSource,
+    UtmMedium,
+    UtmCampaign,
+    UtmContent,
+    UtmTerm,
+    Country,
+    Region,
+    City,
+    Device,
+    Browser,
+    BrowserVersion,
+    Os,
+    OsVersion,
+}
+
+impl VisitField {
+    pub const ALL: [VisitField; 17] = [
+        VisitField::EntryPage,
+        VisitField::ExitPage,
+        VisitField::Source,
+        VisitField::Referrer,
+        VisitField::UtmSource,
+        VisitField::UtmMedium,
+        VisitField::UtmCampaign,
+        VisitField::UtmContent,
+        VisitField::UtmTerm,
+        VisitField::Country,
+        VisitField::Region,
+        VisitField::City,
+        VisitField::Device,
+        VisitField::Browser,
+        VisitField::BrowserVersion,
+        VisitField::Os,
+        VisitField::OsVersion,
+    ];
+
+    /// The name after `visit:`, which is also the column of the visits relation.
+    pub fn name(self) -> &'static str {
+        match self {
+            VisitField::EntryPage => "entry_page",
+            VisitField::ExitPage => "exit_page",
+            VisitField::Source => "source",
+            VisitField::Referrer => "referrer",
+            VisitField::UtmSource => "utm_source",
+            VisitField::UtmMedium => "utm_medium",
+            VisitField::UtmCampaign => "utm_campaign",
+            VisitField::UtmContent => "utm_content",
+            VisitField::UtmTerm => "utm_term",
+            VisitField::Country => "country",
+            VisitField::Region => "region",
+            VisitField::City => "city",
+            VisitField::Device => "device",
+            VisitField::Browser => "browser",
+            VisitField::BrowserVersion => "browser_version",
+            VisitField::Os => "os",
+            VisitField::OsVersion => "os_version",
+        }
+    }
+
+    /// What an empty value is shown as (and matched by, in filters), as Plausible shows it.
+    pub fn empty_label(self) -> &'static str {
+        match self {
+            VisitField::Source | VisitField::Referrer => "Direct / None",
+            VisitField::UtmSource
+            | VisitField::UtmMedium
+            | VisitField::UtmCampaign
+            | VisitField::UtmContent
+            | VisitField::UtmTerm
+            | VisitField::Device
+            | VisitField::Browser
+            | VisitField::BrowserVersion
+            | VisitField::Os
+            | VisitField::OsVersion => "(not set)",
+            VisitField::EntryPage
+            | VisitField::ExitPage
+            | VisitField::Country
+            | VisitField::Region
+            | VisitField::City => "",
+        }
+    }
+}
+
+/// An attribute of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventField {
+    Page,
+    Name,
+    Hostname,
+}
+
+impl EventField {
+    /// The name after `event:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventField::Page => "page",
+            EventField::Name => "name",
+            EventField::Hostname => "hostname",
+        }
+    }
+
+    /// The column of the events table.
+    pub fn column(self) -> &'static str {
+        match self {
+            EventField::Page => "path",
+            EventField::Name => "name",
+            EventField::Hostname => "hostname",
+        }
+    }
+}
+
+/// A time bucket, in the site's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeBucket {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+impl TimeBucket {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeBucket::Hour => "time:hour",
+            TimeBucket::Day => "time:day",
+            TimeBucket::Week => "time:week",
+            TimeBucket::Month => "time:month",
+        }
+    }
+}
+
+/// What rows are grouped by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    Event(EventField),
+    /// `event:props:<key>`; events without the key read as `(none)`.
+    Prop(String),
+    Visit(VisitField),
+    Time(TimeBucket),
+}
+
+/// Shown for events without the prop a breakdown or filter names.
+pub const NO_PROP: &str = "(none)";
+
+impl Dimension {
+    pub fn name(&self) -> String {
+        match self {
+            Dimension::Event(field) => format!("event:{}", field.name()),
+            Dimension::Prop(key) => format!("event:props:{key}"),
+            Dimension::Visit(field) => format!("visit:{}", field.name()),
+            Dimension::Time(bucket) => bucket.name().to_owned(),
+        }
+    }
+
+    pub fn is_event_dimension(&self) -> bool {
+        matches!(self, Dimension::Event(_) | Dimension::Prop(_))
+    }
+}
+
+/// How a filter compares a dimension's value with its clauses. A clause list matches when any
+/// clause does; the `_not` forms match when none does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operator {
+    Is,
+    IsNot,
+    Contains,
+    ContainsNot,
+    /// An RE2 regular expression, matched anywhere in the value (anchor it with `^` and `$`).
+    Matches,
+    MatchesNot,
+}
+
+impl Operator {
+    pub const ALL: [Operator; 6] = [
+        Operator::Is,
+        Operator::IsNot,
+        Operator::Contains,
+        Operator::ContainsNot,
+        Operator::Matches,
+        Operator::MatchesNot,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operator::Is => "is",
+            Operator::IsNot => "is_not",
+            Operator::Contains => "contains",
+            Operator::ContainsNot => "contains_not",
+            Operator::Matches => "matches",
+            Operator::MatchesNot => "matches_not",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Operator> {
+        Self::ALL.into_iter().find(|o| o.name() == name)
+    }
+
+    pub fn is_negated(self) -> bool {
+        matches!(
+            self,
+            Operator::IsNot | Operator::ContainsNot | Operator::MatchesNot
+        )
+    }
+}
+
+/// A filter over events: conditions on event and visit dimensions, combined freely. An event
+/// matches when the tree holds for it, its visit's attributes included; a visit matches when one
+/// of its events does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    Condition {
+        operator: Operator,
+        /// Never a time dimension.
+        dimension: Dimension,
+        clauses: Vec<String>,
+        case_sensitive: bool,
+    },
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+}
+
+/// `[from, to)` in UTC: the instants a query covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// Which way to sort by a metric or dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderKey {
+    Metric(Metric),
+    Dimension(Dimension),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub key: OrderKey,
+    pub descending: bool,
+}
+
+/// A validated query, ready to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub site: String,
+    pub timezone: chrono_tz::Tz,
+    pub period: Period,
+    pub metrics: Vec<Metric>,
+    pub dimensions: Vec<Dimension>,
+    /// `None`: every event of the site in the period.
+    pub filter: Option<Filter>,
+    /// Always complete: defaults are filled in when the query is built.
+    pub order: Vec<Order>,
+    pub limit: u32,
+    pub offset: u64,
+}

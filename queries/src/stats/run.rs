@@ -1,0 +1,248 @@
+//! Running a query: the statement from [`super::sql`], then the metrics' arithmetic, ordering,
+//! pagination and time labels.
+
+use std::cmp::Ordering;
+
+use chrono::{Datelike, Duration, NaiveDate, Timelike};
+use duckdb::{params_from_iter, Connection};
+
+use super::model::{Dimension, Metric, Order, OrderKey, Query, TimeBucket};
+use super::period::local_time;
+use super::sql;
+use super::QueryError;
+
+/// A metric's value: counts are integers, rates and averages may have decimals, and a share of
+/// nothing is null.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MetricValue {
+    Int(u64),
+    Float(f64),
+    Null,
+}
+
+impl MetricValue {
+    fn sort_key(self) -> f64 {
+        match self {
+            MetricValue::Int(n) => n as f64,
+            MetricValue::Float(x) => x,
+            MetricValue::Null => f64::NEG_INFINITY,
+        }
+    }
+}
+
+/// One row of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    /// In the order of the query's dimensions.
+    pub dimensions: Vec<String>,
+    /// In the order of the query's metrics.
+    pub metrics: Vec<MetricValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    pub rows: Vec<ResultRow>,
+    /// Rows before limit and offset.
+    pub total_rows: u64,
+}
+
+/// The raw counts of one group, as the statement returns them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub visitors: u64,
+    pub visits: u64,
+    pub pageviews: u64,
+    pub events: u64,
+    /// Visits with a matching event, counted as whole visits (for visit metrics).
+    pub sessions: u64,
+    pub bounced: u64,
+    pub duration_us: u64,
+    pub visit_pageviews: u64,
+}
+
+/// Rounds half away from zero to `decimals` places.
+fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// A metric from a group's counts; `total_visitors` is for `percentage`.
+pub fn metric_value(metric: Metric, c: &Counts, total_visitors: u64) -> MetricValue {
+    let ratio = |num: u64, den: u64| {
+        if den == 0 {
+            0.0
+        } else {
+            num as f64 / den as f64
+        }
+    };
+    match metric {
+        Metric::Visitors => MetricValue::Int(c.visitors),
+        Metric::Visits => MetricValue::Int(c.visits),
+        Metric::Pageviews => MetricValue::Int(c.pageviews),
+        Metric::Events => MetricValue::Int(c.events),
+        Metric::ViewsPerVisit => {
+            MetricValue::Float(round_to(ratio(c.visit_pageviews, c.sessions), 2))
+        }
+        Metric::BounceRate => {
+            MetricValue::Int(round_to(ratio(c.bounced * 100, c.sessions), 0) as u64)
+        }
+        Metric::VisitDuration => {
+            MetricValue::Int(round_to(ratio(c.duration_us, c.sessions) / 1e6, 0) as u64)
+        }
+        Metric::Percentage => {
+            if total_visitors == 0 {
+                MetricValue::Null
+            } else {
+                MetricValue::Float(round_to(ratio(c.visitors * 100, total_visitors), 1))
+            }
+        }
+    }
+}
+
+/// Runs a validated query.
+pub fn run(conn: &Connection, query: &Query) -> Result<QueryResult, QueryError> {
+    let with_visits = query.metrics.iter().any(|m| m.is_session_metric());
+    let groups = counts(conn, query, &query.dimensions, with_visits)?;
+    let total_visitors = if query.metrics.contains(&Metric::Percentage) {
+        if query.dimensions.is_empty() {
+            groups.first().map_or(0, |(_, c)| c.visitors)
+        } else {
+            counts(conn, query, &[], false)?
+                .first()
+                .map_or(0, |(_, c)| c.visitors)
+        }
+    } else {
+        0
+    };
+    let mut rows: Vec<ResultRow> = groups
+        .into_iter()
+        .map(|(dimensions, c)| ResultRow {
+            dimensions,
+            metrics: query
+                .metrics
+                .iter()
+                .map(|m| metric_value(*m, &c, total_visitors))
+                .collect(),
+        })
+        .collect();
+    sort_rows(&mut rows, query);
+    let total_rows = rows.len() as u64;
+    let rows = rows
+        .into_iter()
+        .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+        .take(query.limit as usize)
+        .collect();
+    Ok(QueryResult { rows, total_rows })
+}
+
+/// The counts per group of the query's events (or its totals, with no dimensions).
+pub fn counts(
+    conn: &Connection,
+    query: &Query,
+    dimensions: &[Dimension],
+    with_visits: bool,
+) -> Result<Vec<(Vec<String>, Counts)>, QueryError> {
+    let statement = sql::statement(query, dimensions, with_visits);
+    let mut prepared = conn.prepare(&statement.sql)?;
+    let width = dimensions.len();
+    let rows = prepared.query_map(params_from_iter(statement.params.iter()), |row| {
+        let dims = (0..width)
+            .map(|i| row.get::<_, String>(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = |i: usize| row.get::<_, i64>(width + i).map(|v| v.max(0) as u64);
+        Ok((
+            dims,
+            Counts {
+                visitors: n(0)?,
+                visits: n(1)?,
+                pageviews: n(2)?,
+                events: n(3)?,
+                sessions: n(4)?,
+                bounced: n(5)?,
+                duration_us: n(6)?,
+                visit_pageviews: n(7)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Sorts by the query's order, then by every dimension ascending, so that ties always come out
+/// the same way.
+pub fn sort_rows(rows: &mut [ResultRow], query: &Query) {
+    let position = |key: &OrderKey| match key {
+        OrderKey::Metric(m) => query.metrics.iter().position(|x| x == m).map(Err),
+        OrderKey::Dimension(d) => query.dimensions.iter().position(|x| x == d).map(Ok),
+    };
+    let keys: Vec<(Result<usize, usize>, bool)> = query
+        .order
+        .iter()
+        .filter_map(|Order { key, descending }| position(key).map(|p| (p, *descending)))
+        .collect();
+    rows.sort_by(|a, b| {
+        for (key, descending) in &keys {
+            let ordering = match key {
+                Ok(d) => a.dimensions[*d].cmp(&b.dimensions[*d]),
+                Err(m) => a.metrics[*m]
+                    .sort_key()
+                    .partial_cmp(&b.metrics[*m].sort_key())
+                    .unwrap_or(Ordering::Equal),
+            };
+            let ordering = if *descending {
+                ordering.reverse()
+            } else {
+                ordering
+            };
+            if ordering != Ordering::Equal {
+                return ordering;
+            }
+        }
+        a.dimensions.cmp(&b.dimensions)
+    });
+}
+
+/// Every bucket label of the period, for `include.time_labels`.
+pub fn time_labels(query: &Query, bucket: TimeBucket) -> Vec<String> {
+    let start = local_time(query.timezone, query.period.from);
+    let end = local_time(query.timezone, query.period.to - Duration::microseconds(1));
+    let mut labels = Vec::new();
+    match bucket {
+        TimeBucket::Hour => {
+            let mut t = start
+                .date()
+                .and_hms_opt(start.hour(), 0, 0)
+                .unwrap_or(start);
+            while t <= end {
+                labels.push(t.format("%Y-%m-%d %H:00:00").to_string());
+                t += Duration::hours(1);
+            }
+        }
+        TimeBucket::Day => {
+            let mut d = start.date();
+            while d <= end.date() {
+                labels.push(d.format("%Y-%m-%d").to_string());
+                d += Duration::days(1);
+            }
+        }
+        TimeBucket::Week => {
+            let mut d = start.date();
+            while d <= end.date() {
+                labels.push(d.format("%Y-%m-%d").to_string());
+                let monday = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+                d = monday + Duration::days(7);
+            }
+        }
+        TimeBucket::Month => {
+            let mut d = NaiveDate::from_ymd_opt(start.year(), start.month(), 1);
+            while let Some(first) = d.filter(|first| *first <= end.date()) {
+                labels.push(first.format("%Y-%m-%d").to_string());
+                d = if first.month() == 12 {
+                    NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+                } else {
+                    NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+                };
+            }
+        }
+    }
+    labels
+}

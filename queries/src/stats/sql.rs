@@ -1,0 +1,383 @@
+//! The one place stats SQL is assembled. Every value (site, instants, offsets, clauses, prop
+//! keys, labels) is a bound parameter (`$n`); the text holds only names from the closed enums of
+//! [`super::model`] and this module's own fixed fragments.
+//!
+//! One statement answers a query. Its relations:
+//! - `ev`: the site's events in the period.
+//! - `v`: its visits, one row each, with the attributes of the visit's first event (entry page
+//!   and exit page from its first and last pageview), its start, length, pageviews, and
+//!   interactions (interactive events besides pageviews and engagement reports).
+//! - `m`: the events that match the filter, each with its visit's attributes.
+//! - `em`: event metrics per group of matching events.
+//! - `sm`: visit metrics per group of visits with a matching event (only when asked for), where
+//!   a visit falls in the time bucket it started in.
+//!
+//! Rows come back as dimension values (text) and raw counts; the metrics' arithmetic (rates,
+//! averages, rounding) happens in Rust, in [`super::run`].
+
+use chrono::{DateTime, Utc};
+use duckdb::types::{TimeUnit, Value};
+
+use super::model::{Dimension, Filter, Operator, Query, TimeBucket, NO_PROP};
+use super::period::offset_steps;
+
+/// SQL text and the values of its `$n` parameters, in order.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+/// The columns of a result row, after the dimensions.
+pub const COUNT_COLUMNS: [&str; 8] = [
+    "visitors",
+    "visits",
+    "pageviews",
+    "events",
+    "sessions",
+    "bounced",
+    "duration_us",
+    "visit_pageviews",
+];
+
+/// The fields of a visit that come from its first event.
+const FIRST_EVENT_FIELDS: [&str; 15] = [
+    "source",
+    "referrer",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "country",
+    "region",
+    "city",
+    "device",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+];
+
+struct Builder {
+    params: Vec<Value>,
+}
+
+impl Builder {
+    /// Binds a value and returns its placeholder.
+    fn bind(&mut self, value: Value) -> String {
+        self.params.push(value);
+        format!("${}", self.params.len())
+    }
+
+    fn text(&mut self, value: &str) -> String {
+        self.bind(Value::Text(value.to_owned()))
+    }
+
+    fn instant(&mut self, t: DateTime<Utc>) -> String {
+        self.bind(Value::Timestamp(
+            TimeUnit::Microsecond,
+            t.timestamp_micros(),
+        ))
+    }
+}
+
+/// The statement that computes `query`'s counts grouped by `dimensions` (the query's own, or
+/// none for its totals). `with_visits`: compute the visit metrics too.
+pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> Statement {
+    let mut b = Builder { params: Vec::new() };
+    let site = b.text(&query.site);
+    let from = b.instant(query.period.from);
+    let to = b.instant(query.period.to);
+    let scope = format!("site = {site} AND ts >= {from} AND ts < {to}");
+
+    let first_event_fields: Vec<String> = FIRST_EVENT_FIELDS
+        .iter()
+        .map(|f| format!("arg_min({f}, ts) AS {f}"))
+        .collect();
+    let filter = match &query.filter {
+        Some(filter) => filter_sql(&mut b, filter),
+        None => "true".to_owned(),
+    };
+    // Time buckets need the zone's offsets; a parameter bound but not used is an error, so
+    // they are bound only when a bucket is asked for.
+    let bucketed = dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
+    let weekly = dimensions.contains(&Dimension::Time(TimeBucket::Week));
+    let local_ts = if bucketed {
+        local_time_sql(&mut b, query, "ts")
+    } else {
+        String::new()
+    };
+    let local_started = if bucketed && with_visits {
+        local_time_sql(&mut b, query, "started")
+    } else {
+        String::new()
+    };
+    let week_floor = if weekly {
+        let start = super::period::local_time(query.timezone, query.period.from);
+        b.bind(Value::Timestamp(
+            TimeUnit::Microsecond,
+            start.and_utc().timestamp_micros(),
+        ))
+    } else {
+        String::new()
+    };
+
+    let mut event_dims = Vec::new();
+    let mut visit_dims = Vec::new();
+    for (i, dimension) in dimensions.iter().enumerate() {
+        event_dims.push(format!(
+            "{} AS d{i}",
+            dimension_sql(&mut b, dimension, &local_ts, &week_floor)
+        ));
+        if with_visits {
+            visit_dims.push(format!(
+                "{} AS d{i}",
+                dimension_sql(&mut b, dimension, &local_started, &week_floor)
+            ));
+        }
+    }
+    let dim_names: Vec<String> = (0..dimensions.len()).map(|i| format!("d{i}")).collect();
+    let select_dims = |dims: &[String]| {
+        if dims.is_empty() {
+            String::new()
+        } else {
+            format!("{}, ", dims.join(", "))
+        }
+    };
+
+    let mut sql = format!(
+        "WITH ev AS (\
+           SELECT ts, name, path, hostname, visitor_id, session_id, interactive, props \
+           FROM events WHERE {scope}), \
+         v AS (\
+           SELECT session_id, {first}, \
+             coalesce(arg_min(path, ts) FILTER (WHERE name = 'pageview'), '') AS entry_page, \
+             coalesce(arg_max(path, ts) FILTER (WHERE name = 'pageview'), '') AS exit_page, \
+             min(ts) AS started, \
+             epoch_us(max(ts)) - epoch_us(min(ts)) AS duration_us, \
+             count(*) FILTER (WHERE name = 'pageview') AS visit_pageviews, \
+             count(*) FILTER (WHERE interactive AND name NOT IN ('pageview', 'engagement')) \
+               AS interactions \
+           FROM events WHERE {scope} GROUP BY session_id), \
+         m AS (SELECT * FROM ev JOIN v USING (session_id) WHERE {filter}), \
+         em AS (\
+           SELECT {event_dims}count(DISTINCT visitor_id) AS visitors, \
+             count(DISTINCT session_id) AS visits, \
+             count(*) FILTER (WHERE name = 'pageview') AS pageviews, \
+             count(*) FILTER (WHERE name <> 'engagement') AS events \
+           FROM m GROUP BY ALL)",
+        first = first_event_fields.join(", "),
+        event_dims = select_dims(&event_dims),
+    );
+    let outer_dims = select_dims(&dim_names);
+    if with_visits {
+        sql.push_str(&format!(
+            ", sm AS (\
+               SELECT {visit_dims}count(*) AS sessions, \
+                 count(*) FILTER (WHERE visit_pageviews = 1 AND interactions = 0) AS bounced, \
+                 CAST(coalesce(sum(duration_us), 0) AS BIGINT) AS duration_us, \
+                 CAST(coalesce(sum(visit_pageviews), 0) AS BIGINT) AS visit_pageviews \
+               FROM v WHERE session_id IN (SELECT session_id FROM m) GROUP BY ALL) \
+             SELECT {outer_dims}coalesce(em.visitors, 0), coalesce(em.visits, 0), \
+               coalesce(em.pageviews, 0), coalesce(em.events, 0), coalesce(sm.sessions, 0), \
+               coalesce(sm.bounced, 0), coalesce(sm.duration_us, 0), \
+               coalesce(sm.visit_pageviews, 0) \
+             FROM em {join} sm{using}",
+            visit_dims = select_dims(&visit_dims),
+            join = if dim_names.is_empty() {
+                "CROSS JOIN"
+            } else {
+                "FULL OUTER JOIN"
+            },
+            using = if dim_names.is_empty() {
+                String::new()
+            } else {
+                format!(" USING ({})", dim_names.join(", "))
+            },
+        ));
+    } else {
+        sql.push_str(&format!(
+            " SELECT {outer_dims}visitors, visits, pageviews, events, 0, 0, 0, 0 FROM em"
+        ));
+    }
+    Statement {
+        sql,
+        params: b.params,
+    }
+}
+
+/// A dimension's value, as text, for a row of `m` (or of `v`, whose columns it shares);
+/// `local` is the row's local time, for time buckets.
+fn dimension_sql(b: &mut Builder, dimension: &Dimension, local: &str, week_floor: &str) -> String {
+    match dimension {
+        Dimension::Event(field) => field.column().to_owned(),
+        Dimension::Prop(key) => {
+            let key = b.text(key);
+            let none = b.text(NO_PROP);
+            format!("coalesce(props[{key}], {none})")
+        }
+        Dimension::Visit(field) => {
+            let label = field.empty_label();
+            if label.is_empty() {
+                field.name().to_owned()
+            } else {
+                let label = b.text(label);
+                format!(
+                    "CASE WHEN {col} = '' THEN {label} ELSE {col} END",
+                    col = field.name()
+                )
+            }
+        }
+        Dimension::Time(bucket) => match bucket {
+            TimeBucket::Hour => {
+                format!("strftime(date_trunc('hour', {local}), '%Y-%m-%d %H:00:00')")
+            }
+            TimeBucket::Day => format!("strftime({local}, '%Y-%m-%d')"),
+            TimeBucket::Week => {
+                format!("strftime(greatest(date_trunc('week', {local}), {week_floor}), '%Y-%m-%d')")
+            }
+            TimeBucket::Month => format!("strftime(date_trunc('month', {local}), '%Y-%m-%d')"),
+        },
+    }
+}
+
+/// The local time of a UTC timestamp column, from the zone's offsets over the period.
+fn local_time_sql(b: &mut Builder, query: &Query, column: &str) -> String {
+    let steps = offset_steps(query.timezone, &query.period);
+    let offset =
+        |b: &mut Builder, seconds: i32| b.bind(Value::BigInt(i64::from(seconds) * 1_000_000));
+    let mut case = String::new();
+    for pair in steps.windows(2) {
+        let until = b.instant(pair[1].0);
+        let offset = offset(b, pair[0].1);
+        case.push_str(&format!("WHEN {column} < {until} THEN {offset} "));
+    }
+    let last = offset(b, steps.last().map_or(0, |s| s.1));
+    if case.is_empty() {
+        format!("({column} + to_microseconds({last}))")
+    } else {
+        format!("({column} + to_microseconds(CASE {case}ELSE {last} END))")
+    }
+}
+
+/// A filter tree as a condition on a row of `m`.
+fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
+    match filter {
+        Filter::And(parts) => join(b, parts, " AND "),
+        Filter::Or(parts) => join(b, parts, " OR "),
+        Filter::Not(inner) => format!("(NOT {})", filter_sql(b, inner)),
+        Filter::Condition {
+            operator,
+            dimension,
+            clauses,
+            case_sensitive,
+        } => {
+            // Values are never NULL here: every column is NOT NULL, props are coalesced.
+            let value = dimension_sql(b, dimension, "ts", "ts");
+            let value = if *case_sensitive {
+                value
+            } else {
+                format!("lower({value})")
+            };
+            let clause = |b: &mut Builder, text: &str| {
+                let text = if *case_sensitive {
+                    text.to_owned()
+                } else {
+                    text.to_lowercase()
+                };
+                b.text(&text)
+            };
+            let matched = match operator {
+                Operator::Is | Operator::IsNot => {
+                    let list: Vec<String> = clauses.iter().map(|c| clause(b, c)).collect();
+                    format!("{value} IN ({})", list.join(", "))
+                }
+                Operator::Contains | Operator::ContainsNot => {
+                    let any: Vec<String> = clauses
+                        .iter()
+                        .map(|c| format!("contains({value}, {})", clause(b, c)))
+                        .collect();
+                    format!("({})", any.join(" OR "))
+                }
+                Operator::Matches | Operator::MatchesNot => {
+                    // Patterns are used as written (case_sensitive is refused for them).
+                    let any: Vec<String> = clauses
+                        .iter()
+                        .map(|c| format!("regexp_matches({value}, {})", b.text(c)))
+                        .collect();
+                    format!("({})", any.join(" OR "))
+                }
+            };
+            if operator.is_negated() {
+                format!("(NOT {matched})")
+            } else {
+                matched
+            }
+        }
+    }
+}
+
+fn join(b: &mut Builder, parts: &[Filter], with: &str) -> String {
+    let parts: Vec<String> = parts.iter().map(|p| filter_sql(b, p)).collect();
+    format!("({})", parts.join(with))
+}
+
+/// Whether a pattern compiles in DuckDB's RE2: asked of DuckDB itself, so a bad pattern gets
+/// its 400 before the query runs.
+pub fn pattern_check() -> &'static str {
+    "SELECT regexp_matches('', $1)"
+}
+
+/// The site's first event, which `all` starts at.
+pub fn first_event() -> &'static str {
+    "SELECT min(ts) FROM events WHERE site = $1"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::model::*;
+    use chrono::TimeZone;
+
+    fn query(filter: Option<Filter>) -> Query {
+        Query {
+            site: "x'; DROP TABLE events; --".into(),
+            timezone: chrono_tz::Tz::UTC,
+            period: Period {
+                from: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+                to: Utc.with_ymd_and_hms(2026, 3, 8, 0, 0, 0).unwrap(),
+            },
+            metrics: vec![Metric::Visitors],
+            dimensions: vec![],
+            filter,
+            order: vec![],
+            limit: 10,
+            offset: 0,
+        }
+    }
+
+    #[test]
+    fn values_are_parameters_never_text() {
+        let evil = "'); DROP TABLE events; --";
+        let filter = Filter::And(vec![
+            Filter::Condition {
+                operator: Operator::Is,
+                dimension: Dimension::Event(EventField::Page),
+                clauses: vec![evil.into()],
+                case_sensitive: true,
+            },
+            Filter::Condition {
+                operator: Operator::Contains,
+                dimension: Dimension::Prop(evil.into()),
+                clauses: vec![evil.into()],
+                case_sensitive: false,
+            },
+        ]);
+        let q = query(Some(filter));
+        let s = statement(&q, &[Dimension::Prop(evil.into())], true);
+        assert!(!s.sql.contains("DROP"), "{}", s.sql);
+        assert!(s.params.contains(&Value::Text(evil.into())));
+        assert!(s.params.contains(&Value::Text(q.site.clone())));
+    }
+}

@@ -1,0 +1,555 @@
+//! The query engine against a reference: plain Rust over the list of events computes what every
+//! query should answer, and random queries over realistic sample traffic (written to a fresh
+//! DuckDB file through the writer's sink) must get exactly the same rows from DuckDB.
+//!
+//! The reference is written from the definitions, not from the engine: visits and their
+//! attributes, filters, time buckets in the site's zone, and the metrics' arithmetic are all
+//! computed here again, directly.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use footfall_collector::Event;
+use footfall_queries::sample::{self, SampleSpec};
+use footfall_queries::stats::model::{Order, OrderKey, Period};
+use footfall_queries::stats::{
+    run, Dimension, EventField, Filter, Metric, MetricValue, Operator, Query, ResultRow,
+    TimeBucket, VisitField,
+};
+use footfall_queries::{Store, StoreOptions};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+// ---------------------------------------------------------------------------------------------
+// The reference.
+
+/// A visit, from all of its events in the period.
+struct Visit<'a> {
+    first: &'a Event,
+    entry_page: String,
+    exit_page: String,
+    started: DateTime<Utc>,
+    duration_us: i64,
+    pageviews: u64,
+    interactions: u64,
+}
+
+fn visits<'a>(events: &[&'a Event]) -> HashMap<u64, Visit<'a>> {
+    let mut by_session: BTreeMap<u64, Vec<&'a Event>> = BTreeMap::new();
+    for e in events {
+        by_session.entry(e.session_id).or_default().push(e);
+    }
+    by_session
+        .into_iter()
+        .map(|(id, mut list)| {
+            list.sort_by_key(|e| e.ts);
+            let pages: Vec<&&Event> = list.iter().filter(|e| e.name == "pageview").collect();
+            let visit = Visit {
+                first: list[0],
+                entry_page: pages.first().map(|e| e.path.clone()).unwrap_or_default(),
+                exit_page: pages.last().map(|e| e.path.clone()).unwrap_or_default(),
+                started: list[0].ts,
+                duration_us: (list[list.len() - 1].ts - list[0].ts)
+                    .num_microseconds()
+                    .unwrap(),
+                pageviews: pages.len() as u64,
+                interactions: list
+                    .iter()
+                    .filter(|e| e.interactive && e.name != "pageview" && e.name != "engagement")
+                    .count() as u64,
+            };
+            (id, visit)
+        })
+        .collect()
+}
+
+fn visit_value(field: VisitField, v: &Visit) -> String {
+    let e = v.first;
+    let raw = match field {
+        VisitField::EntryPage => v.entry_page.clone(),
+        VisitField::ExitPage => v.exit_page.clone(),
+        VisitField::Source => e.source.clone(),
+        VisitField::Referrer => e.referrer.clone(),
+        VisitField::UtmSource => e.utm.source.clone(),
+        VisitField::UtmMedium => e.utm.medium.clone(),
+        VisitField::UtmCampaign => e.utm.campaign.clone(),
+        VisitField::UtmContent => e.utm.content.clone(),
+        VisitField::UtmTerm => e.utm.term.clone(),
+        VisitField::Country => e.location.country.clone(),
+        VisitField::Region => e.location.region.clone(),
+        VisitField::City => e.location.city.clone(),
+        VisitField::Device => e.client.device.as_str().to_owned(),
+        VisitField::Browser => e.client.browser.clone(),
+        VisitField::BrowserVersion => e.client.browser_version.clone(),
+        VisitField::Os => e.client.os.clone(),
+        VisitField::OsVersion => e.client.os_version.clone(),
+    };
+    if !raw.is_empty() {
+        return raw;
+    }
+    match field {
+        VisitField::Source | VisitField::Referrer => "Direct / None".into(),
+        VisitField::EntryPage
+        | VisitField::ExitPage
+        | VisitField::Country
+        | VisitField::Region
+        | VisitField::City => String::new(),
+        _ => "(not set)".into(),
+    }
+}
+
+fn time_label(q: &Query, bucket: TimeBucket, t: DateTime<Utc>) -> String {
+    let local = t.with_timezone(&q.timezone).naive_local();
+    match bucket {
+        TimeBucket::Hour => local.format("%Y-%m-%d %H:00:00").to_string(),
+        TimeBucket::Day => local.date().to_string(),
+        TimeBucket::Week => {
+            let date = local.date();
+            let monday = date - Duration::days(date.weekday().num_days_from_monday() as i64);
+            let floor = q.period.from.with_timezone(&q.timezone).date_naive();
+            monday.max(floor).to_string()
+        }
+        TimeBucket::Month => format!("{:04}-{:02}-01", local.year(), local.month()),
+    }
+}
+
+/// A dimension's value for an event (`visit` is its visit) or, with `event: None`, for a visit.
+fn value(q: &Query, d: &Dimension, event: Option<&Event>, visit: &Visit) -> String {
+    match d {
+        Dimension::Event(field) => {
+            let e = event.expect("event dimensions only on events");
+            match field {
+                EventField::Page => e.path.clone(),
+                EventField::Name => e.name.clone(),
+                EventField::Hostname => e.hostname.clone(),
+            }
+        }
+        Dimension::Prop(key) => {
+            let e = event.expect("event dimensions only on events");
+            e.props
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| "(none)".into())
+        }
+        Dimension::Visit(field) => visit_value(*field, visit),
+        Dimension::Time(bucket) => time_label(q, *bucket, event.map_or(visit.started, |e| e.ts)),
+    }
+}
+
+fn holds(q: &Query, f: &Filter, e: &Event, v: &Visit) -> bool {
+    match f {
+        Filter::And(parts) => parts.iter().all(|p| holds(q, p, e, v)),
+        Filter::Or(parts) => parts.iter().any(|p| holds(q, p, e, v)),
+        Filter::Not(inner) => !holds(q, inner, e, v),
+        Filter::Condition {
+            operator,
+            dimension,
+            clauses,
+            case_sensitive,
+        } => {
+            let fold = |s: &str| {
+                if *case_sensitive {
+                    s.to_owned()
+                } else {
+                    s.to_lowercase()
+                }
+            };
+            let actual = value(q, dimension, Some(e), v);
+            let any = match operator {
+                Operator::Is | Operator::IsNot => clauses.iter().any(|c| fold(c) == fold(&actual)),
+                Operator::Contains | Operator::ContainsNot => {
+                    clauses.iter().any(|c| fold(&actual).contains(&fold(c)))
+                }
+                Operator::Matches | Operator::MatchesNot => clauses
+                    .iter()
+                    .any(|c| regex::Regex::new(c).unwrap().is_match(&actual)),
+            };
+            any != operator.is_negated()
+        }
+    }
+}
+
+#[derive(Default, Clone)]
+struct Group {
+    visitors: BTreeSet<u64>,
+    visits: BTreeSet<u64>,
+    pageviews: u64,
+    events: u64,
+    sessions: u64,
+    bounced: u64,
+    duration_us: i64,
+    visit_pageviews: u64,
+}
+
+fn round_to(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
+}
+
+fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
+    let events: Vec<&Event> = all
+        .iter()
+        .filter(|e| e.site.as_str() == q.site && e.ts >= q.period.from && e.ts < q.period.to)
+        .collect();
+    let visits = visits(&events);
+    let matching: Vec<&Event> = events
+        .iter()
+        .copied()
+        .filter(|e| {
+            q.filter
+                .as_ref()
+                .is_none_or(|f| holds(q, f, e, &visits[&e.session_id]))
+        })
+        .collect();
+    let total_visitors: BTreeSet<u64> = matching.iter().map(|e| e.visitor_id).collect();
+
+    let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
+    if q.dimensions.is_empty() {
+        groups.insert(Vec::new(), Group::default());
+    }
+    for e in &matching {
+        let v = &visits[&e.session_id];
+        let key: Vec<String> = q
+            .dimensions
+            .iter()
+            .map(|d| value(q, d, Some(e), v))
+            .collect();
+        let g = groups.entry(key).or_default();
+        g.visitors.insert(e.visitor_id);
+        g.visits.insert(e.session_id);
+        g.pageviews += u64::from(e.name == "pageview");
+        g.events += u64::from(e.name != "engagement");
+    }
+    if q.metrics.iter().any(|m| m.is_session_metric()) {
+        let matched: BTreeSet<u64> = matching.iter().map(|e| e.session_id).collect();
+        for id in matched {
+            let v = &visits[&id];
+            let key: Vec<String> = q.dimensions.iter().map(|d| value(q, d, None, v)).collect();
+            let g = groups.entry(key).or_default();
+            g.sessions += 1;
+            g.bounced += u64::from(v.pageviews == 1 && v.interactions == 0);
+            g.duration_us += v.duration_us;
+            g.visit_pageviews += v.pageviews;
+        }
+    }
+
+    let ratio = |a: f64, b: u64| if b == 0 { 0.0 } else { a / b as f64 };
+    let mut rows: Vec<ResultRow> = groups
+        .into_iter()
+        .map(|(dimensions, g)| ResultRow {
+            dimensions,
+            metrics: q
+                .metrics
+                .iter()
+                .map(|m| match m {
+                    Metric::Visitors => MetricValue::Int(g.visitors.len() as u64),
+                    Metric::Visits => MetricValue::Int(g.visits.len() as u64),
+                    Metric::Pageviews => MetricValue::Int(g.pageviews),
+                    Metric::Events => MetricValue::Int(g.events),
+                    Metric::ViewsPerVisit => {
+                        MetricValue::Float(round_to(ratio(g.visit_pageviews as f64, g.sessions), 2))
+                    }
+                    Metric::BounceRate => MetricValue::Int(round_to(
+                        ratio((g.bounced * 100) as f64, g.sessions),
+                        0,
+                    ) as u64),
+                    Metric::VisitDuration => MetricValue::Int(round_to(
+                        ratio(g.duration_us as f64, g.sessions) / 1e6,
+                        0,
+                    ) as u64),
+                    Metric::Percentage => {
+                        if total_visitors.is_empty() {
+                            MetricValue::Null
+                        } else {
+                            MetricValue::Float(round_to(
+                                ratio((g.visitors.len() * 100) as f64, total_visitors.len() as u64),
+                                1,
+                            ))
+                        }
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+
+    // Order: the query's keys, then every dimension ascending.
+    let numeric = |v: &MetricValue| match v {
+        MetricValue::Int(n) => *n as f64,
+        MetricValue::Float(x) => *x,
+        MetricValue::Null => f64::NEG_INFINITY,
+    };
+    rows.sort_by(|a, b| {
+        for Order { key, descending } in &q.order {
+            let o = match key {
+                OrderKey::Metric(m) => {
+                    let i = q.metrics.iter().position(|x| x == m).unwrap();
+                    numeric(&a.metrics[i])
+                        .partial_cmp(&numeric(&b.metrics[i]))
+                        .unwrap()
+                }
+                OrderKey::Dimension(d) => {
+                    let i = q.dimensions.iter().position(|x| x == d).unwrap();
+                    a.dimensions[i].cmp(&b.dimensions[i])
+                }
+            };
+            let o = if *descending { o.reverse() } else { o };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        a.dimensions.cmp(&b.dimensions)
+    });
+    let total = rows.len() as u64;
+    let page = rows
+        .into_iter()
+        .skip(q.offset as usize)
+        .take(q.limit as usize)
+        .collect();
+    (page, total)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random queries over the sample.
+
+const ZONES: [&str; 4] = ["UTC", "America/New_York", "Asia/Kolkata", "Europe/Berlin"];
+
+fn dimension() -> impl Strategy<Value = Dimension> {
+    prop_oneof![
+        prop::sample::select(vec![
+            EventField::Page,
+            EventField::Name,
+            EventField::Hostname
+        ])
+        .prop_map(Dimension::Event),
+        prop::sample::select(vec!["plan", "url", "missing"])
+            .prop_map(|k| Dimension::Prop(k.into())),
+        prop::sample::select(VisitField::ALL.to_vec()).prop_map(Dimension::Visit),
+        prop::sample::select(vec![
+            TimeBucket::Hour,
+            TimeBucket::Day,
+            TimeBucket::Week,
+            TimeBucket::Month
+        ])
+        .prop_map(Dimension::Time),
+    ]
+}
+
+/// Clauses a dimension's real values would match, and some that match nothing.
+fn clauses_for(d: &Dimension) -> Vec<&'static str> {
+    match d {
+        Dimension::Event(EventField::Page)
+        | Dimension::Visit(VisitField::EntryPage | VisitField::ExitPage) => {
+            vec![
+                "/",
+                "/pricing",
+                "/blog/post-4",
+                "blog",
+                "/DOCS",
+                "post-1",
+                "/nowhere",
+            ]
+        }
+        Dimension::Event(EventField::Name) => vec![
+            "pageview",
+            "Signup",
+            "signup",
+            "engagement",
+            "Video Seen",
+            "File",
+        ],
+        Dimension::Event(EventField::Hostname) => {
+            vec!["alpha.test", "blog.beta.test", "BLOG", "gamma"]
+        }
+        Dimension::Prop(_) => vec!["pro", "free", "(none)", "guide", "TEAM"],
+        Dimension::Visit(VisitField::Source) => {
+            vec!["Google", "Direct / None", "newsletter", "blog1", "google"]
+        }
+        Dimension::Visit(VisitField::Country) => vec!["US", "DE", "", "us", "XX"],
+        Dimension::Visit(VisitField::Device) => vec!["Desktop", "Mobile", "(not set)", "tablet"],
+        Dimension::Visit(
+            VisitField::UtmMedium | VisitField::UtmSource | VisitField::UtmCampaign,
+        ) => {
+            vec!["email", "cpc", "(not set)", "issue-2", "news"]
+        }
+        Dimension::Visit(_) => vec![
+            "Chrome",
+            "iOS",
+            "17",
+            "(not set)",
+            "Safari",
+            "Direct / None",
+            "Berlin",
+            "US-CA",
+        ],
+        Dimension::Time(_) => vec![],
+    }
+}
+
+const PATTERNS: [&str; 5] = ["^/blog/", "post-[0-9]$", "^(Google|Bing)$", "o", "^$"];
+
+fn condition() -> impl Strategy<Value = Filter> {
+    (
+        dimension().prop_filter("time cannot be filtered", |d| {
+            !matches!(d, Dimension::Time(_))
+        }),
+        prop::sample::select(Operator::ALL.to_vec()),
+        any::<bool>(),
+        any::<prop::sample::Index>(),
+        1usize..3,
+    )
+        .prop_map(|(dimension, operator, case_sensitive, pick, n)| {
+            let pool: Vec<&str> = match operator {
+                Operator::Matches | Operator::MatchesNot => PATTERNS.to_vec(),
+                _ => clauses_for(&dimension),
+            };
+            let clauses = (0..n)
+                .map(|i| pool[(pick.index(pool.len()) + i) % pool.len()].to_owned())
+                .collect();
+            let case_sensitive =
+                case_sensitive || matches!(operator, Operator::Matches | Operator::MatchesNot);
+            Filter::Condition {
+                operator,
+                dimension,
+                clauses,
+                case_sensitive,
+            }
+        })
+}
+
+fn filter() -> impl Strategy<Value = Filter> {
+    condition().prop_recursive(2, 6, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..3).prop_map(Filter::And),
+            prop::collection::vec(inner.clone(), 1..3).prop_map(Filter::Or),
+            inner.prop_map(|f| Filter::Not(Box::new(f))),
+        ]
+    })
+}
+
+fn query(sites: Vec<String>, first_day: NaiveDate, days: i64) -> impl Strategy<Value = Query> {
+    let sites = {
+        let mut s = sites;
+        s.push("unknown.test".into());
+        s
+    };
+    (
+        prop::sample::select(sites),
+        prop::sample::select(ZONES.to_vec()),
+        0..days,
+        1..days + 2,
+        prop::sample::subsequence(Metric::ALL.to_vec(), 1..5),
+        prop::collection::vec(dimension(), 0..3),
+        prop::option::weighted(0.7, filter()),
+        any::<bool>(),
+        1u32..30,
+        0u64..5,
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(
+            move |(site, zone, start, length, metrics, dims, filter, desc, limit, offset, key)| {
+                let timezone: Tz = zone.parse().unwrap();
+                let from_date = first_day + Duration::days(start);
+                let midnight = |d: NaiveDate| {
+                    timezone
+                        .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+                        .earliest()
+                        .unwrap()
+                        .with_timezone(&Utc)
+                };
+                // Some periods start and end mid-day, as explicit instants do.
+                let from = midnight(from_date) + Duration::hours(start % 3 * 5);
+                let to = midnight(from_date + Duration::days(length));
+                // At most one time dimension; no visit metrics with event dimensions.
+                let mut dimensions: Vec<Dimension> = Vec::new();
+                for d in dims {
+                    let repeated = dimensions.contains(&d);
+                    let second_time = matches!(d, Dimension::Time(_))
+                        && dimensions.iter().any(|x| matches!(x, Dimension::Time(_)));
+                    if repeated || second_time {
+                        continue;
+                    }
+                    dimensions.push(d);
+                }
+                let mut metrics = metrics;
+                if dimensions.iter().any(Dimension::is_event_dimension) {
+                    metrics.retain(|m| !m.is_session_metric());
+                    if metrics.is_empty() {
+                        metrics.push(Metric::Visitors);
+                    }
+                }
+                let keys: Vec<OrderKey> = metrics
+                    .iter()
+                    .map(|m| OrderKey::Metric(*m))
+                    .chain(dimensions.iter().cloned().map(OrderKey::Dimension))
+                    .collect();
+                let order = vec![Order {
+                    key: keys[key.index(keys.len())].clone(),
+                    descending: desc,
+                }];
+                Query {
+                    site,
+                    timezone,
+                    period: Period { from, to },
+                    metrics,
+                    dimensions,
+                    filter,
+                    order,
+                    limit,
+                    offset,
+                }
+            },
+        )
+}
+
+#[test]
+fn random_queries_agree_with_the_reference() {
+    for seed in [1u64, 2] {
+        let spec = SampleSpec::small(seed);
+        let events = sample::generate(&spec);
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open(&dir.path().join("sample.duckdb"), &StoreOptions::default()).unwrap();
+        let conn = store.connection().unwrap();
+        sample::load(&conn, &events).unwrap();
+
+        let first_day = spec.last_day - Duration::days(i64::from(spec.days) - 1);
+        let strategy = query(
+            spec.sites.clone(),
+            first_day - Duration::days(1),
+            i64::from(spec.days) + 1,
+        );
+        let mut runner = TestRunner::new_with_rng(
+            Config {
+                cases: 300,
+                failure_persistence: None,
+                ..Config::default()
+            },
+            proptest::test_runner::TestRng::deterministic_rng(
+                proptest::test_runner::RngAlgorithm::ChaCha,
+            ),
+        );
+        let nonempty = std::cell::Cell::new(0);
+        runner
+            .run(&strategy, |q| {
+                let got = run(&conn, &q).map_err(|e| TestCaseError::fail(format!("{e}: {q:?}")))?;
+                let (rows, total) = reference(&events, &q);
+                if rows
+                    .iter()
+                    .any(|r| r.metrics.iter().any(|m| *m != MetricValue::Int(0)))
+                {
+                    nonempty.set(nonempty.get() + 1);
+                }
+                prop_assert_eq!(&got.rows, &rows, "query {:?}", q);
+                prop_assert_eq!(got.total_rows, total);
+                Ok(())
+            })
+            .unwrap();
+        let nonempty = nonempty.get();
+        assert!(
+            nonempty > 75,
+            "a fair share of random queries find something: {nonempty} of 300"
+        );
+    }
+}
