@@ -7,7 +7,9 @@
 //! - [`period`]: date ranges in the site's time zone.
 //! - [`sql`]: the one module that assembles stats SQL.
 //! - [`run`]: running a query; metrics, ordering, pagination, time labels.
+//! - [`api`]: Plausible's Stats API v2 request and answer shapes.
 
+pub mod api;
 pub mod model;
 pub mod period;
 pub mod run;

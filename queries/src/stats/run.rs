@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use chrono::{Datelike, Duration, NaiveDate, Timelike};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use duckdb::{params_from_iter, Connection};
 
 use super::model::{Dimension, Metric, Order, OrderKey, Query, TimeBucket};
@@ -133,6 +133,11 @@ pub fn run(conn: &Connection, query: &Query) -> Result<QueryResult, QueryError> 
         .take(query.limit as usize)
         .collect();
     Ok(QueryResult { rows, total_rows })
+}
+
+/// The site's first event, where the `all` date range starts.
+pub fn first_event(conn: &Connection, site: &str) -> Result<Option<DateTime<Utc>>, QueryError> {
+    Ok(conn.query_row(sql::first_event(), [site], |row| row.get(0))?)
 }
 
 /// The counts per group of the query's events (or its totals, with no dimensions).

@@ -1,0 +1,183 @@
+//! Plausible's Stats API v2 requests, end to end over a DuckDB file: the documentation's example
+//! requests give the documented shapes, and bad queries give reasons, never store errors.
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use footfall_queries::sample::{self, SampleSpec};
+use footfall_queries::stats::api;
+use footfall_queries::stats::QueryError;
+use footfall_queries::{Store, StoreOptions};
+use serde_json::{json, Value};
+
+fn store() -> (tempfile::TempDir, duckdb::Connection) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.duckdb"), &StoreOptions::default()).unwrap();
+    let conn = store.connection().unwrap();
+    sample::load(&conn, &sample::generate(&SampleSpec::small(3))).unwrap();
+    (dir, conn)
+}
+
+/// "Now" for these tests: the day after the sample's last day.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, 3, 9, 0, 0).unwrap()
+}
+
+fn ask(conn: &duckdb::Connection, body: Value) -> Result<Value, QueryError> {
+    let request = api::parse(&body)?;
+    let first = footfall_queries::stats::run::first_event(conn, &request.site_id)?;
+    request.plan(Tz::UTC, now(), first)?.answer(conn)
+}
+
+#[test]
+fn documented_requests_get_documented_shapes() {
+    let (_dir, conn) = store();
+    let site = "alpha.test";
+
+    // Aggregate.
+    let answer = ask(
+        &conn,
+        json!({"site_id": site, "metrics": ["visitors", "events"], "date_range": "7d"}),
+    )
+    .unwrap();
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["dimensions"], json!([]));
+    let metrics = results[0]["metrics"].as_array().unwrap();
+    assert!(
+        metrics[0].as_u64().unwrap() > 0
+            && metrics[1].as_u64().unwrap() > metrics[0].as_u64().unwrap()
+    );
+    assert_eq!(answer["meta"], json!({}));
+    assert_eq!(
+        answer["query"]["date_range"],
+        json!(["2026-03-27T00:00:00+00:00", "2026-04-02T23:59:59+00:00"])
+    );
+
+    // Every core metric at once.
+    let answer = ask(&conn, json!({"site_id": site, "date_range": "30d",
+        "metrics": ["pageviews", "visits", "views_per_visit", "visitors", "bounce_rate", "visit_duration"]})).unwrap();
+    let m = answer["results"][0]["metrics"].as_array().unwrap().clone();
+    assert!(m[2].is_f64(), "views_per_visit has decimals: {m:?}");
+    let bounce = m[4].as_u64().unwrap();
+    assert!((15..=45).contains(&bounce), "bounce rate {bounce}");
+
+    // Timeseries by day, with a filter.
+    let answer = ask(
+        &conn,
+        json!({"site_id": site, "metrics": ["visitors", "events"], "date_range": "7d",
+        "filters": [["is", "visit:os", ["iOS", "Android"]]], "dimensions": ["time:day"]}),
+    )
+    .unwrap();
+    let days: Vec<&str> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dimensions"][0].as_str().unwrap())
+        .collect();
+    assert!(
+        days.windows(2).all(|w| w[0] < w[1]),
+        "ascending days: {days:?}"
+    );
+    assert!(days.iter().all(|d| d.len() == 10 && d.starts_with("2026-")));
+
+    // Hourly with time labels.
+    let answer = ask(
+        &conn,
+        json!({"site_id": site, "metrics": ["visitors"], "date_range": ["2026-04-01", "2026-04-01"],
+        "dimensions": ["time:hour"], "include": {"time_labels": true}}),
+    )
+    .unwrap();
+    let labels = answer["meta"]["time_labels"].as_array().unwrap();
+    assert_eq!(labels.len(), 24);
+    assert_eq!(labels[0], "2026-04-01 00:00:00");
+    for row in answer["results"].as_array().unwrap() {
+        assert!(labels.contains(&row["dimensions"][0]));
+    }
+
+    // Breakdowns by page, source and country, with the empty values Plausible shows.
+    for (dimension, empty) in [
+        ("event:page", None),
+        ("visit:source", Some("Direct / None")),
+        ("visit:country", None),
+        ("visit:utm_medium", Some("(not set)")),
+    ] {
+        let answer = ask(
+            &conn,
+            json!({"site_id": site, "metrics": ["visitors", "percentage"], "date_range": "30d",
+            "dimensions": [dimension], "pagination": {"limit": 10}}),
+        )
+        .unwrap();
+        let rows = answer["results"].as_array().unwrap();
+        assert!(!rows.is_empty() && rows.len() <= 10, "{dimension}");
+        let visitors: Vec<u64> = rows
+            .iter()
+            .map(|r| r["metrics"][0].as_u64().unwrap())
+            .collect();
+        assert!(
+            visitors.windows(2).all(|w| w[0] >= w[1]),
+            "by visitors, descending: {visitors:?}"
+        );
+        if let Some(empty) = empty {
+            assert!(
+                rows.iter().any(|r| r["dimensions"][0] == empty),
+                "{dimension} shows {empty}"
+            );
+        }
+    }
+
+    // Custom props by day, ordered as asked; pagination with total_rows.
+    let answer = ask(&conn, json!({"site_id": site, "metrics": ["visitors"], "date_range": "7d",
+        "dimensions": ["time:day", "event:props:plan"], "order_by": [["time:day", "asc"], ["event:props:plan", "desc"]],
+        "include": {"total_rows": true}, "pagination": {"limit": 3, "offset": 1}})).unwrap();
+    assert_eq!(answer["results"].as_array().unwrap().len(), 3);
+    assert!(answer["meta"]["total_rows"].as_u64().unwrap() > 4);
+    assert_eq!(
+        answer["query"]["pagination"],
+        json!({"limit": 3, "offset": 1})
+    );
+
+    // The echoed query asks the same again.
+    let echo = answer["query"].clone();
+    let again = ask(&conn, echo).unwrap();
+    assert_eq!(again["results"], answer["results"]);
+
+    // "all" starts at the site's first event.
+    let answer = ask(
+        &conn,
+        json!({"site_id": site, "metrics": ["visitors"], "date_range": "all"}),
+    )
+    .unwrap();
+    assert_eq!(
+        answer["query"]["date_range"][0],
+        "2026-03-06T00:00:00+00:00"
+    );
+
+    // An unknown site answers zeros, as any site without traffic.
+    let answer = ask(&conn, json!({"site_id": "nobody.test", "metrics": ["visitors", "percentage"], "date_range": "7d"})).unwrap();
+    assert_eq!(answer["results"][0]["metrics"], json!([0, null]));
+}
+
+#[test]
+fn bad_queries_get_reasons_not_store_errors() {
+    let (_dir, conn) = store();
+    let bad_pattern = ask(
+        &conn,
+        json!({"site_id": "alpha.test", "metrics": ["visitors"], "date_range": "7d",
+        "filters": [["matches", "event:page", ["(unclosed"]]]}),
+    );
+    match bad_pattern {
+        Err(QueryError::Invalid(message)) => assert!(
+            message.contains("not a valid regular expression"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Quotes, semicolons and long values reach DuckDB as values, and match nothing.
+    let answer = ask(&conn, json!({"site_id": "alpha.test'; DROP TABLE events; --", "metrics": ["visitors"], "date_range": "all",
+        "filters": [["contains", "event:page", ["'; DROP TABLE events; --", "\"", "x".repeat(2000)]]]})).unwrap();
+    assert_eq!(answer["results"][0]["metrics"], json!([0]));
+    let still_there: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert!(still_there > 1000);
+}
