@@ -15,10 +15,11 @@ use std::time::Duration;
 use chrono::{Days, Utc};
 use footfall_collector::sites::{Site, SiteSettings, Sites};
 use footfall_collector::SiteDomain;
-use footfall_queries::{drops, sites, Store};
+use footfall_queries::{drops, keys, sites, Store};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
+use crate::api_keys;
 use crate::app::App;
 use crate::config::{validate_timezone, Settings};
 
@@ -30,6 +31,9 @@ pub enum Command {
     SiteList,
     SiteRemove { domain: String, purge: bool },
     Dropped { days: u32 },
+    KeyCreate { sites: Vec<String> },
+    KeyList,
+    KeyRevoke { id: String },
 }
 
 /// The answer: text for the owner, and whether the command succeeded (the exit status).
@@ -165,6 +169,67 @@ fn run(
                 Outcome::ok(format!(
                     "removed {domain}; new events for it will be dropped. Its recorded events are kept (use --purge to delete them)"
                 ))
+            }
+        }
+        Command::KeyCreate { sites: asked } => {
+            let registered = sites::list(&conn)?;
+            let mut domains = Vec::new();
+            for site in asked {
+                let domain = match SiteDomain::parse(site) {
+                    Ok(d) => d,
+                    Err(e) => return Ok(Outcome::failed(e.to_string())),
+                };
+                let known =
+                    in_config(&domain) || registered.iter().any(|s| s.domain == domain.as_str());
+                if !known {
+                    return Ok(Outcome::failed(format!(
+                        "{domain} is not a registered site (footfall site add {domain})"
+                    )));
+                }
+                if !domains.contains(&domain.to_string()) {
+                    domains.push(domain.to_string());
+                }
+            }
+            let new = api_keys::generate();
+            keys::add(&conn, &new.id, &api_keys::hash(&new.key), &domains)?;
+            Outcome::ok(format!(
+                "key {} for {}:\n{}\nThis is the only time the key is shown: keep it somewhere safe. \
+                 Use it as a bearer token: Authorization: Bearer <key>",
+                new.id,
+                domains.join(", "),
+                new.key
+            ))
+        }
+        Command::KeyList => {
+            let stored = keys::list(&conn)?;
+            if stored.is_empty() {
+                Outcome::ok("no keys yet: make one with `footfall key create --site example.com`")
+            } else {
+                let mut lines = vec![format!(
+                    "{:<10} {:<20} {:<10} SITES",
+                    "ID", "CREATED", "STATE"
+                )];
+                for key in stored {
+                    lines.push(format!(
+                        "{:<10} {:<20} {:<10} {}",
+                        key.id,
+                        key.created_at.format("%Y-%m-%d %H:%M"),
+                        if key.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        },
+                        key.sites.join(", ")
+                    ));
+                }
+                Outcome::ok(lines.join("\n"))
+            }
+        }
+        Command::KeyRevoke { id } => {
+            if keys::revoke(&conn, id)? {
+                Outcome::ok(format!("revoked key {id}: requests with it now get 401"))
+            } else {
+                Outcome::failed(format!("no active key {id} (see footfall key list)"))
             }
         }
         Command::Dropped { days } => {

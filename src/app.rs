@@ -9,11 +9,14 @@ use footfall_collector::sites::{Site, SiteSettings};
 use footfall_collector::{Collector, SiteDomain};
 use footfall_queries::{sites, DuckDbSink, Store, Writer};
 
+use crate::api_keys::ApiLimiter;
 use crate::config::Settings;
 
 /// What every handler can reach.
 pub struct App {
     pub settings: Settings,
+    /// The Stats API's requests per key and hour.
+    pub api_limiter: ApiLimiter,
     pub collector: Arc<Collector>,
     pub writer: Writer,
     pub store: Arc<Store>,
@@ -49,6 +52,7 @@ impl App {
         let sink = Box::new(DuckDbSink::new(store.connection()?));
         let writer = Writer::spawn(sink, collector.clone(), settings.writer.clone());
         Ok(Arc::new(App {
+            api_limiter: ApiLimiter::new(settings.api_requests_per_hour),
             settings,
             collector,
             writer,

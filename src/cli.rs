@@ -34,11 +34,31 @@ pub enum Command {
     /// Manage the sites whose events are recorded.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Manage the keys of the Stats API (/api/v2/query).
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Show how many events were not recorded, and why.
     Dropped {
         /// How many days back, today included.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36_500))]
         days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Make a key that may read the given sites' stats. It is printed once and never again.
+    Create {
+        /// A registered site the key may read; repeat for several.
+        #[arg(long = "site", required = true, value_name = "DOMAIN")]
+        sites: Vec<String>,
+    },
+    /// List the keys (their ids and sites, never the keys themselves).
+    List,
+    /// Revoke a key at once.
+    Revoke {
+        /// The key's id, as `key list` shows it.
+        id: String,
     },
 }
 

@@ -30,7 +30,22 @@ pub struct Config {
     pub collector: CollectorConfig,
     pub writer: WriterConfig,
     pub store: StoreConfig,
+    pub api: ApiConfig,
     pub sites: Vec<SiteConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    pub requests_per_hour: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            requests_per_hour: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +103,7 @@ impl Default for Config {
             collector: CollectorConfig::default(),
             writer: WriterConfig::default(),
             store: StoreConfig::default(),
+            api: ApiConfig::default(),
             sites: Vec::new(),
         }
     }
@@ -138,6 +154,8 @@ pub struct Settings {
     pub collector: CollectorSettings,
     pub writer: WriterSettings,
     pub store: StoreOptions,
+    /// Stats API requests each key may make per hour.
+    pub api_requests_per_hour: u32,
     /// Sites declared in the file.
     pub sites: Vec<SiteSettings>,
 }
@@ -390,6 +408,12 @@ impl Config {
         // A flush interval past a few seconds would break the 10-second shutdown promise.
         check_range("writer.flush_interval_ms", w.flush_interval_ms, 1, 5_000)?;
         check_range("store.threads", self.store.threads.into(), 1, 256)?;
+        check_range(
+            "api.requests_per_hour",
+            self.api.requests_per_hour.into(),
+            1,
+            10_000_000,
+        )?;
         if !is_memory_size(&self.store.memory_limit) {
             return Err(invalid(
                 "store.memory_limit",
@@ -421,6 +445,7 @@ impl Config {
                 memory_limit: self.store.memory_limit.clone(),
                 threads: self.store.threads,
             },
+            api_requests_per_hour: self.api.requests_per_hour,
             sites: validate_sites(&self.sites)?,
             data_dir: self.data_dir,
         })

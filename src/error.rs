@@ -12,6 +12,15 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// No key, or a key that may not read what was asked.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The key used up its requests for now.
+    #[error("{reason}")]
+    RateLimited {
+        reason: String,
+        retry_after_secs: u64,
+    },
     #[error("body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     /// Temporarily unable to take the request (full queue, shutting down, store down); the
@@ -30,6 +39,8 @@ impl IntoResponse for AppError {
         let (status, reason) = match &self {
             AppError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason.clone()),
             AppError::NotFound(reason) => (StatusCode::NOT_FOUND, reason.clone()),
+            AppError::Unauthorized(reason) => (StatusCode::UNAUTHORIZED, reason.clone()),
+            AppError::RateLimited { reason, .. } => (StatusCode::TOO_MANY_REQUESTS, reason.clone()),
             AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string()),
             AppError::Unavailable { reason, .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, reason.clone())
@@ -43,13 +54,19 @@ impl IntoResponse for AppError {
             }
         };
         let mut response = (status, Json(json!({ "error": reason }))).into_response();
-        if let AppError::Unavailable {
-            retry_after_secs, ..
-        } = self
-        {
+        let retry_after = match self {
+            AppError::Unavailable {
+                retry_after_secs, ..
+            } => Some(u64::from(retry_after_secs)),
+            AppError::RateLimited {
+                retry_after_secs, ..
+            } => Some(retry_after_secs),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -15,8 +15,10 @@
 //! - [`error`]: [`error::AppError`], the handlers' one error type.
 //! - [`server`]: `run(listener, app, shutdown)` and the stop signal.
 //! - [`admin`]: owner commands, over a Unix socket when the server runs.
+//! - [`api_keys`]: Stats API keys (made, hashed, read from requests) and their rate limit.
 
 pub mod admin;
+pub mod api_keys;
 pub mod app;
 pub mod assets;
 pub mod cli;

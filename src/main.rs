@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Parser;
 use footfall::admin::{self, Command as AdminCommand};
 use footfall::app::App;
-use footfall::cli::{Cli, Command, SiteCommand};
+use footfall::cli::{Cli, Command, KeyCommand, SiteCommand};
 use footfall::config::{self, Overrides, Settings};
 use footfall::server;
 use footfall_queries::{Store, StoreError};
@@ -42,6 +42,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AdminCommand::SiteRemove { domain, purge }
         }
         Command::Dropped { days } => AdminCommand::Dropped { days },
+        Command::Key(KeyCommand::Create { sites }) => AdminCommand::KeyCreate { sites },
+        Command::Key(KeyCommand::List) => AdminCommand::KeyList,
+        Command::Key(KeyCommand::Revoke { id }) => AdminCommand::KeyRevoke { id },
     };
     let outcome = match admin::send(&admin::socket_path(&settings), &command) {
         Some(reply) => reply.context("the running server did not answer the command")?,

@@ -11,11 +11,13 @@
 //! - [`writer`]: [`Writer`], the bounded queue and the thread that enriches and appends.
 //! - [`sites`]: the `sites` table.
 //! - [`drops`]: the `dropped_events` table.
+//! - [`keys`]: the `api_keys` table (hashes of Stats API keys).
 //! - [`stats`]: aggregate queries (metrics by dimensions, filters, periods).
 //! - `sample` (feature `test-support`): realistic sample traffic for tests and benches.
 
 pub mod drops;
 pub mod error;
+pub mod keys;
 pub mod migrate;
 #[cfg(any(test, feature = "test-support"))]
 pub mod sample;
@@ -25,6 +27,8 @@ pub mod stats;
 pub mod store;
 pub mod writer;
 
+/// The store's connection type, for callers that run store work on their own threads.
+pub use duckdb::Connection;
 pub use error::StoreError;
 pub use sink::{DuckDbSink, EventSink};
 pub use store::{Store, StoreOptions};

@@ -27,6 +27,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "dropped_events",
         sql: include_str!("../migrations/0003_dropped_events.sql"),
     },
+    Migration {
+        version: 4,
+        name: "api_keys",
+        sql: include_str!("../migrations/0004_api_keys.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -4,6 +4,7 @@ mod event;
 mod health;
 mod pixel;
 mod script;
+mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +39,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/script.hash.js", get(script::get_script))
         .route("/js/{file}", get(script::get_plausible_script))
         .route("/api/event.gif", get(pixel::get_pixel))
+        .route("/api/v2/query", post(stats::post_query))
+        .route(
+            "/api/v1/stats/realtime/visitors",
+            get(stats::get_realtime_visitors),
+        )
         .route("/healthz", get(health::healthz))
         // Slow clients must not hold a connection (or a shutdown) forever.
         .layer(TimeoutLayer::with_status_code(

@@ -135,6 +135,21 @@ pub fn run(conn: &Connection, query: &Query) -> Result<QueryResult, QueryError> 
     Ok(QueryResult { rows, total_rows })
 }
 
+/// Visitors on the site in the five minutes before `now`: Plausible's realtime number.
+pub fn realtime_visitors(
+    conn: &Connection,
+    site: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, QueryError> {
+    let since = now - Duration::minutes(5);
+    let count: i64 = conn.query_row(
+        sql::visitors_since(),
+        duckdb::params![site, since.naive_utc()],
+        |row| row.get(0),
+    )?;
+    Ok(count.max(0) as u64)
+}
+
 /// The site's first event, where the `all` date range starts.
 pub fn first_event(conn: &Connection, site: &str) -> Result<Option<DateTime<Utc>>, QueryError> {
     Ok(conn.query_row(sql::first_event(), [site], |row| row.get(0))?)

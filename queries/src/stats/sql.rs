@@ -329,6 +329,11 @@ pub fn pattern_check() -> &'static str {
     "SELECT regexp_matches('', $1)"
 }
 
+/// Visitors with an event since `$2` (the last five minutes, for the realtime count).
+pub fn visitors_since() -> &'static str {
+    "SELECT count(DISTINCT visitor_id) FROM events WHERE site = $1 AND ts >= $2"
+}
+
 /// The site's first event, which `all` starts at.
 pub fn first_event() -> &'static str {
     "SELECT min(ts) FROM events WHERE site = $1"

@@ -1,0 +1,121 @@
+//! The Stats API: `POST /api/v2/query` (Plausible's v2) and `GET /api/v1/stats/realtime/visitors`
+//! (Plausible's legacy realtime number), for bearer keys made with `footfall key create`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query as UrlQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use chrono_tz::Tz;
+use footfall_collector::SiteDomain;
+use footfall_queries::keys;
+use footfall_queries::stats::{api, run as stats_run, QueryError};
+use serde_json::Value;
+
+use crate::api_keys;
+use crate::app::App;
+use crate::error::AppError;
+
+const MISSING_KEY: &str = "Missing API key. Please use a valid Footfall API key as a Bearer Token.";
+const INVALID_KEY: &str = "Invalid API key or site ID. Please make sure you're using a valid API key with access to the site you've requested.";
+const MISSING_SITE: &str =
+    "Missing site ID. Please provide the required site_id parameter with your request.";
+
+pub async fn post_query(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let json: Value = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let site_id = json
+        .get("site_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AppError::BadRequest(MISSING_SITE.into()))?
+        .to_owned();
+    let timezone = authorize(&app, &headers, &site_id).await?;
+    let answer = blocking(&app, move |conn| {
+        let request = api::parse(&json)?;
+        let first_event = stats_run::first_event(conn, &request.site_id)?;
+        request
+            .plan(timezone, Utc::now(), first_event)?
+            .answer(conn)
+    })
+    .await?;
+    Ok(Json(answer).into_response())
+}
+
+pub async fn get_realtime_visitors(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    UrlQuery(params): UrlQuery<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let site_id = params
+        .get("site_id")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| AppError::BadRequest(MISSING_SITE.into()))?
+        .clone();
+    authorize(&app, &headers, &site_id).await?;
+    let visitors = blocking(&app, move |conn| {
+        stats_run::realtime_visitors(conn, &site_id, Utc::now())
+    })
+    .await?;
+    Ok(Json(visitors).into_response())
+}
+
+/// Checks the bearer key, its access to the site and its rate; returns the site's time zone.
+async fn authorize(app: &Arc<App>, headers: &HeaderMap, site_id: &str) -> Result<Tz, AppError> {
+    let key = api_keys::bearer(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .ok_or_else(|| AppError::Unauthorized(MISSING_KEY.into()))?;
+    let key_hash = api_keys::hash(key);
+    let stored = blocking(app, move |conn| Ok(keys::find(conn, &key_hash)?))
+        .await?
+        .ok_or_else(|| AppError::Unauthorized(INVALID_KEY.into()))?;
+    let domain =
+        SiteDomain::parse(site_id).map_err(|_| AppError::Unauthorized(INVALID_KEY.into()))?;
+    if !stored.sites.iter().any(|s| s == domain.as_str()) {
+        return Err(AppError::Unauthorized(INVALID_KEY.into()));
+    }
+    let site = app
+        .collector
+        .sites()
+        .get(&domain)
+        .ok_or_else(|| AppError::Unauthorized(INVALID_KEY.into()))?;
+    app.api_limiter
+        .check(&stored.id)
+        .map_err(|wait| AppError::RateLimited {
+            reason: format!(
+                "Too many API requests. Your API key is limited to {} requests per hour.",
+                app.api_limiter.per_hour
+            ),
+            retry_after_secs: wait.as_secs().max(1),
+        })?;
+    // Validated when the site was added or the config loaded.
+    Ok(site.settings.timezone.parse().unwrap_or(Tz::UTC))
+}
+
+/// Runs store work off the async runtime, on a connection of its own.
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce(&footfall_queries::Connection) -> Result<T, QueryError> + Send + 'static,
+) -> Result<T, AppError> {
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let conn = store.connection().map_err(QueryError::Store)?;
+        work(&conn)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("query task failed: {e}")))?
+    .map_err(|e| match e {
+        QueryError::Invalid(message) => AppError::BadRequest(message),
+        QueryError::Store(e) => AppError::Internal(e.into()),
+    })
+}

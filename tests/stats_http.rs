@@ -1,0 +1,209 @@
+//! The Stats API over real HTTP: keys made with the command line while the server runs, the
+//! 401/400/429 answers, and Plausible-shaped results from events the server recorded.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::*;
+
+const CONFIG: &str = "trusted_proxies = [\"127.0.0.1\"]\n[api]\nrequests_per_hour = 12\n\
+                      [[sites]]\ndomain = \"example.com\"\n[[sites]]\ndomain = \"other.org\"\n";
+
+async fn event(http: &reqwest::Client, server: &Server, body: Value, ip: &str) {
+    let response = http
+        .post(server.url("/api/event"))
+        .header("user-agent", FIREFOX)
+        .header("x-forwarded-for", ip)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+fn new_key(server: &Server, site: &str) -> String {
+    let (ok, out, err) = cli(&server.data_dir(), &["key", "create", "--site", site]);
+    assert!(ok, "{out}{err}");
+    out.split_whitespace()
+        .find(|w| w.starts_with("ff_"))
+        .expect("the key is printed")
+        .to_owned()
+}
+
+async fn query(
+    http: &reqwest::Client,
+    server: &Server,
+    key: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request = http.post(server.url("/api/v2/query")).json(&body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, response.json().await.unwrap(), retry)
+}
+
+#[tokio::test]
+async fn keys_guard_the_stats_api_which_answers_in_plausibles_shapes() {
+    let server = Server::start(CONFIG);
+    let http = client();
+    for (path, ip) in [
+        ("/", "81.2.69.10"),
+        ("/pricing", "81.2.69.10"),
+        ("/", "198.51.100.7"),
+    ] {
+        event(
+            &http,
+            &server,
+            json!({"n": "pageview", "u": format!("https://example.com{path}")}),
+            ip,
+        )
+        .await;
+    }
+    event(
+        &http,
+        &server,
+        json!({"n": "Signup", "u": "https://example.com/pricing", "p": {"plan": "pro"}}),
+        "81.2.69.10",
+    )
+    .await;
+    event(
+        &http,
+        &server,
+        json!({"n": "pageview", "u": "https://other.org/"}),
+        "81.2.69.10",
+    )
+    .await;
+
+    let key = new_key(&server, "example.com");
+    let (ok, _, err) = cli(
+        &server.data_dir(),
+        &["key", "create", "--site", "nowhere.test"],
+    );
+    assert!(!ok && err.contains("not a registered site"), "{err}");
+    // Let the writer commit (it does every 200 ms).
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let aggregate = json!({"site_id": "example.com", "metrics": ["visitors", "pageviews", "events", "visits", "bounce_rate"], "date_range": "day"});
+    let (status, body, _) = query(&http, &server, None, aggregate.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("Missing API key"));
+    let (status, body, _) =
+        query(&http, &server, Some("ff_00000000_nope"), aggregate.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("Invalid API key or site ID"));
+    let (status, _, _) = query(
+        &http,
+        &server,
+        Some(&key),
+        json!({"site_id": "other.org", "metrics": ["visitors"], "date_range": "day"}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a key sees only its own sites"
+    );
+
+    let (status, body, _) = query(&http, &server, Some(&key), aggregate.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["results"],
+        json!([{"dimensions": [], "metrics": [2, 3, 4, 2, 50]}])
+    );
+    assert_eq!(body["query"]["site_id"], "example.com");
+
+    let (status, body, _) = query(&http, &server, Some(&key), json!({"site_id": "example.com", "metrics": ["visitors", "pageviews"], "date_range": "day", "dimensions": ["event:page"]})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["results"],
+        json!([
+            {"dimensions": ["/"], "metrics": [2, 2]},
+            {"dimensions": ["/pricing"], "metrics": [1, 1]},
+        ])
+    );
+
+    let realtime = http
+        .get(server.url("/api/v1/stats/realtime/visitors?site_id=example.com"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(realtime.status(), StatusCode::OK);
+    assert_eq!(realtime.text().await.unwrap(), "2");
+
+    // Bad queries get 400s with reasons.
+    let (status, body, _) = query(
+        &http,
+        &server,
+        Some(&key),
+        json!({"site_id": "example.com", "metrics": ["nonsense"], "date_range": "day"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "#/metrics/0: Invalid metric \"nonsense\"");
+    let response = http
+        .post(server.url("/api/v2/query"))
+        .bearer_auth(&key)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // 12 requests an hour. 4 have counted so far: those the key was checked for (a body that is
+    // not JSON, or a site the key may not read, is refused before that).
+    let mut limited = None;
+    for i in 0..12 {
+        let (status, _, retry) = query(&http, &server, Some(&key), aggregate.clone()).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some((i, retry));
+            break;
+        }
+    }
+    let (after, retry) = limited.expect("429 once the hour's requests are used");
+    assert_eq!(after, 8, "the 13th request is the first refused");
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=300).contains(&retry), "Retry-After {retry}");
+
+    // Revoked at once, while the server runs.
+    let id = key.split('_').nth(1).unwrap();
+    let (ok, out, _) = cli(&server.data_dir(), &["key", "revoke", id]);
+    assert!(ok, "{out}");
+    let (_, listed, _) = cli(&server.data_dir(), &["key", "list"]);
+    assert!(
+        listed.contains(id) && listed.contains("revoked"),
+        "{listed}"
+    );
+    let (status, _, _) = query(&http, &server, Some(&key), aggregate).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Nothing of a key is stored but its hash.
+    let (dir, _) = server.stop();
+    let db = open_db(&dir.path().join("data/footfall.duckdb"));
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM api_keys WHERE key_hash = '{key}' OR sites LIKE '%{key}%'"
+            )
+        ),
+        0
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM api_keys"), 1);
+}
