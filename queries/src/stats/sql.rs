@@ -6,7 +6,8 @@
 //! - `ev`: the site's events in the period.
 //! - `v`: its visits, one row each, with the attributes of the visit's first event (entry page
 //!   and exit page from its first and last pageview), its start, length, pageviews, and
-//!   interactions (interactive events besides pageviews and engagement reports).
+//!   interactions (interactive events besides pageviews and engagement reports). Only the
+//!   columns the query reads are computed, and `v` not at all when it reads none.
 //! - `m`: the events that match the filter, each with its visit's attributes.
 //! - `em`: event metrics per group of matching events.
 //! - `sm`: visit metrics per group of visits with a matching event (only when asked for), where
@@ -18,7 +19,7 @@
 use chrono::{DateTime, Utc};
 use duckdb::types::{TimeUnit, Value};
 
-use super::model::{Dimension, Filter, Operator, Query, TimeBucket, NO_PROP};
+use super::model::{Dimension, Filter, Operator, Query, TimeBucket, VisitField, NO_PROP};
 use super::period::offset_steps;
 
 /// SQL text and the values of its `$n` parameters, in order.
@@ -38,25 +39,6 @@ pub const COUNT_COLUMNS: [&str; 8] = [
     "bounced",
     "duration_us",
     "visit_pageviews",
-];
-
-/// The fields of a visit that come from its first event.
-const FIRST_EVENT_FIELDS: [&str; 15] = [
-    "source",
-    "referrer",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_content",
-    "utm_term",
-    "country",
-    "region",
-    "city",
-    "device",
-    "browser",
-    "browser_version",
-    "os",
-    "os_version",
 ];
 
 struct Builder {
@@ -91,10 +73,41 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     let to = b.instant(query.period.to);
     let scope = format!("site = {site} AND ts >= {from} AND ts < {to}");
 
-    let first_event_fields: Vec<String> = FIRST_EVENT_FIELDS
-        .iter()
-        .map(|f| format!("arg_min({f}, ts) AS {f}"))
-        .collect();
+    // Only the visit columns the query reads are computed, and visits not at all when it reads
+    // none: most of a query's time goes into building them.
+    let mut fields = Vec::new();
+    for dimension in dimensions {
+        if let Dimension::Visit(field) = dimension {
+            fields.push(*field);
+        }
+    }
+    if let Some(filter) = &query.filter {
+        visit_fields(filter, &mut fields);
+    }
+    let mut visit_columns: Vec<String> = Vec::new();
+    for field in VisitField::ALL.into_iter().filter(|f| fields.contains(f)) {
+        visit_columns.push(match field {
+            VisitField::EntryPage => {
+                "coalesce(arg_min(path, ts) FILTER (WHERE name = 'pageview'), '') AS entry_page"
+                    .to_owned()
+            }
+            VisitField::ExitPage => {
+                "coalesce(arg_max(path, ts) FILTER (WHERE name = 'pageview'), '') AS exit_page"
+                    .to_owned()
+            }
+            other => format!("arg_min({name}, ts) AS {name}", name = other.name()),
+        });
+    }
+    if with_visits {
+        visit_columns.push(
+            "min(ts) AS started, \
+             epoch_us(max(ts)) - epoch_us(min(ts)) AS duration_us, \
+             count(*) FILTER (WHERE name = 'pageview') AS visit_pageviews, \
+             count(*) FILTER (WHERE interactive AND name NOT IN ('pageview', 'engagement')) \
+               AS interactions"
+                .to_owned(),
+        );
+    }
     let filter = match &query.filter {
         Some(filter) => filter_sql(&mut b, filter),
         None => "true".to_owned(),
@@ -146,28 +159,26 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         }
     };
 
+    let visits = if visit_columns.is_empty() {
+        "m AS (SELECT * FROM ev WHERE {filter}), ".replace("{filter}", &filter)
+    } else {
+        format!(
+            "v AS (SELECT session_id, {columns} FROM events WHERE {scope} GROUP BY session_id), \
+             m AS (SELECT * FROM ev JOIN v USING (session_id) WHERE {filter}), ",
+            columns = visit_columns.join(", ")
+        )
+    };
     let mut sql = format!(
         "WITH ev AS (\
            SELECT ts, name, path, hostname, visitor_id, session_id, interactive, props \
            FROM events WHERE {scope}), \
-         v AS (\
-           SELECT session_id, {first}, \
-             coalesce(arg_min(path, ts) FILTER (WHERE name = 'pageview'), '') AS entry_page, \
-             coalesce(arg_max(path, ts) FILTER (WHERE name = 'pageview'), '') AS exit_page, \
-             min(ts) AS started, \
-             epoch_us(max(ts)) - epoch_us(min(ts)) AS duration_us, \
-             count(*) FILTER (WHERE name = 'pageview') AS visit_pageviews, \
-             count(*) FILTER (WHERE interactive AND name NOT IN ('pageview', 'engagement')) \
-               AS interactions \
-           FROM events WHERE {scope} GROUP BY session_id), \
-         m AS (SELECT * FROM ev JOIN v USING (session_id) WHERE {filter}), \
+         {visits}\
          em AS (\
            SELECT {event_dims}count(DISTINCT visitor_id) AS visitors, \
              count(DISTINCT session_id) AS visits, \
              count(*) FILTER (WHERE name = 'pageview') AS pageviews, \
              count(*) FILTER (WHERE name <> 'engagement') AS events \
            FROM m GROUP BY ALL)",
-        first = first_event_fields.join(", "),
         event_dims = select_dims(&event_dims),
     );
     let outer_dims = select_dims(&dim_names);
@@ -315,6 +326,19 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
                 matched
             }
         }
+    }
+}
+
+/// The visit fields a filter reads.
+fn visit_fields(filter: &Filter, out: &mut Vec<VisitField>) {
+    match filter {
+        Filter::And(parts) | Filter::Or(parts) => parts.iter().for_each(|p| visit_fields(p, out)),
+        Filter::Not(inner) => visit_fields(inner, out),
+        Filter::Condition {
+            dimension: Dimension::Visit(field),
+            ..
+        } => out.push(*field),
+        Filter::Condition { .. } => {}
     }
 }
 

@@ -1,0 +1,132 @@
+//! The dashboard's main queries over DuckDB files of sample traffic: the aggregate of the core
+//! metrics for 30 days, a 30-day daily timeseries, the top 10 pages, the top 10 sources, and a
+//! breakdown by country filtered to the blog.
+//!
+//! The files are made once (the sample generator, written through the writer's sink) and kept in
+//! `$FOOTFALL_BENCH_DATA` (default `~/.cache/footfall-bench`). `FOOTFALL_BENCH_EVENTS` picks the
+//! sizes, comma-separated (default `1000000`; the second size is `10000000`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use criterion::{criterion_group, criterion_main, Criterion};
+use footfall_queries::sample::{self, SampleSpec};
+use footfall_queries::stats::api;
+use footfall_queries::{Connection, Store, StoreOptions};
+use serde_json::{json, Value};
+
+/// About 7.7 events per visit in the sample; the main site gets 90 % of them.
+const EVENTS_PER_VISIT: f64 = 7.7;
+const DAYS: u32 = 90;
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("FOOTFALL_BENCH_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/footfall-bench")
+        })
+}
+
+fn last_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 3, 31).unwrap()
+}
+
+/// A store of about `events` events, made on first use.
+fn store(events: u64) -> Store {
+    let path = data_dir().join(format!("queries-{events}.duckdb"));
+    let exists = path.exists();
+    std::fs::create_dir_all(data_dir()).unwrap();
+    let store = Store::open(&path, &StoreOptions::default()).unwrap();
+    if !exists {
+        let started = Instant::now();
+        let conn = store.connection().unwrap();
+        // One site in chunks of days, so memory stays small whatever the size.
+        let visits_per_day = (events as f64 / EVENTS_PER_VISIT / f64::from(DAYS)) as u32;
+        let mut written = 0;
+        for chunk in 0..(DAYS / 10) {
+            let spec = SampleSpec {
+                sites: vec!["bench.test".into()],
+                last_day: last_day() - Duration::days(i64::from(DAYS - 10 * (chunk + 1))),
+                days: 10,
+                visits_per_day,
+                pages: 5_000,
+                seed: u64::from(chunk) + 1,
+            };
+            let batch = sample::generate(&spec);
+            written += batch.len();
+            sample::load(&conn, &batch).unwrap();
+        }
+        eprintln!(
+            "made {} with {written} events in {:.0?}",
+            path.display(),
+            started.elapsed()
+        );
+    }
+    store
+}
+
+fn queries() -> Vec<(&'static str, Value)> {
+    let range = json!(["2026-03-02", "2026-03-31"]);
+    vec![
+        (
+            "aggregate_30d",
+            json!({"metrics": ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"], "date_range": range}),
+        ),
+        (
+            "timeseries_30d",
+            json!({"metrics": ["visitors", "pageviews"], "date_range": range, "dimensions": ["time:day"]}),
+        ),
+        (
+            "top_pages",
+            json!({"metrics": ["visitors", "pageviews"], "date_range": range, "dimensions": ["event:page"], "pagination": {"limit": 10}}),
+        ),
+        (
+            "top_sources",
+            json!({"metrics": ["visitors", "bounce_rate"], "date_range": range, "dimensions": ["visit:source"], "pagination": {"limit": 10}}),
+        ),
+        (
+            "filtered_countries",
+            json!({"metrics": ["visitors", "pageviews"], "date_range": range, "dimensions": ["visit:country"],
+            "filters": [["contains", "event:page", ["/blog/"]]], "pagination": {"limit": 10}}),
+        ),
+    ]
+}
+
+fn answer(conn: &Connection, body: &Value) -> Value {
+    let mut body = body.clone();
+    body["site_id"] = json!("bench.test");
+    let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
+    api::parse(&body)
+        .unwrap()
+        .plan(chrono_tz::Tz::UTC, now, None)
+        .unwrap()
+        .answer(conn)
+        .unwrap()
+}
+
+fn benches(c: &mut Criterion) {
+    let sizes = std::env::var("FOOTFALL_BENCH_EVENTS").unwrap_or_else(|_| "1000000".into());
+    for size in sizes
+        .split(',')
+        .filter_map(|s| s.trim().parse::<u64>().ok())
+    {
+        let store = store(size);
+        let conn = store.connection().unwrap();
+        let mut group = c.benchmark_group(format!("queries_{size}"));
+        group.sample_size(10);
+        for (name, body) in queries() {
+            let first = answer(&conn, &body);
+            assert!(
+                !first["results"].as_array().unwrap().is_empty(),
+                "{name} finds rows"
+            );
+            group.bench_function(name, |b| b.iter(|| answer(&conn, &body)));
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(query_benches, benches);
+criterion_main!(query_benches);
