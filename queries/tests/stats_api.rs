@@ -125,6 +125,22 @@ fn documented_requests_get_documented_shapes() {
         }
     }
 
+    // Time on page and scroll depth, per page, from the engagement reports.
+    let answer = ask(
+        &conn,
+        json!({"site_id": site, "metrics": ["visitors", "time_on_page", "scroll_depth"],
+        "date_range": "30d", "dimensions": ["event:page"], "pagination": {"limit": 5}}),
+    )
+    .unwrap();
+    for row in answer["results"].as_array().unwrap() {
+        let seconds = row["metrics"][1]
+            .as_u64()
+            .expect("pages were left, so time was reported");
+        let depth = row["metrics"][2].as_u64().unwrap();
+        assert!(seconds > 0 && seconds < 300, "{row}");
+        assert!((10..=100).contains(&depth), "{row}");
+    }
+
     // Custom props by day, ordered as asked; pagination with total_rows.
     let answer = ask(&conn, json!({"site_id": site, "metrics": ["visitors"], "date_range": "7d",
         "dimensions": ["time:day", "event:props:plan"], "order_by": [["time:day", "asc"], ["event:props:plan", "desc"]],

@@ -181,6 +181,10 @@ struct Group {
     bounced: u64,
     duration_us: i64,
     visit_pageviews: u64,
+    engaged_ms: u64,
+    engaged_visits: BTreeSet<u64>,
+    /// The deepest scroll per (visit, page).
+    scroll: BTreeMap<(u64, String), u8>,
 }
 
 fn round_to(x: f64, decimals: i32) -> f64 {
@@ -221,6 +225,14 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
         g.visits.insert(e.session_id);
         g.pageviews += u64::from(e.name == "pageview");
         g.events += u64::from(e.name != "engagement");
+        if e.name == "engagement" {
+            g.engaged_ms += u64::from(e.engaged_ms.unwrap_or(0));
+            g.engaged_visits.insert(e.session_id);
+            if let Some(depth) = e.scroll_depth {
+                let deepest = g.scroll.entry((e.session_id, e.path.clone())).or_insert(0);
+                *deepest = (*deepest).max(depth);
+            }
+        }
     }
     if q.metrics.iter().any(|m| m.is_session_metric()) {
         let matched: BTreeSet<u64> = matching.iter().map(|e| e.session_id).collect();
@@ -259,6 +271,26 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
                         ratio(g.duration_us as f64, g.sessions) / 1e6,
                         0,
                     ) as u64),
+                    Metric::TimeOnPage => {
+                        if g.engaged_visits.is_empty() {
+                            MetricValue::Null
+                        } else {
+                            MetricValue::Int(round_to(
+                                ratio(g.engaged_ms as f64, g.engaged_visits.len() as u64) / 1e3,
+                                0,
+                            ) as u64)
+                        }
+                    }
+                    Metric::ScrollDepth => {
+                        if g.scroll.is_empty() {
+                            MetricValue::Null
+                        } else {
+                            let sum: u64 = g.scroll.values().map(|d| u64::from(*d)).sum();
+                            MetricValue::Int(
+                                round_to(ratio(sum as f64, g.scroll.len() as u64), 0) as u64
+                            )
+                        }
+                    }
                     Metric::Percentage => {
                         if total_visitors.is_empty() {
                             MetricValue::Null

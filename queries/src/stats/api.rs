@@ -26,11 +26,9 @@ pub const MAX_DEPTH: usize = 8;
 const MAX_PROP_KEY_BYTES: usize = 300;
 
 /// Plausible's names that Footfall does not answer yet.
-const LATER_METRICS: [&str; 7] = [
+const LATER_METRICS: [&str; 5] = [
     "conversion_rate",
     "group_conversion_rate",
-    "time_on_page",
-    "scroll_depth",
     "total_revenue",
     "average_revenue",
     "exit_rate",
@@ -545,6 +543,14 @@ impl Request {
                 "`bounce_rate` with a filter on `event:page` (Plausible counts such visits by their entry page)",
             ));
         }
+        let by_page = dimensions.contains(&Dimension::Event(EventField::Page))
+            || self.filter.as_ref().is_some_and(mentions_page);
+        if let Some(metric) = self.metrics.iter().find(|m| m.is_page_metric() && !by_page) {
+            return Err(invalid(format!(
+                "Metric `{}` can only be queried with event:page filters or dimensions.",
+                metric.name()
+            )));
+        }
         if self.include_time_labels && time_dimension.is_none() {
             return Err(invalid(
                 "Invalid include.time_labels: requires a time dimension.",
@@ -810,6 +816,14 @@ mod tests {
             (
                 with("metrics", json!(["conversion_rate"])),
                 "not supported by Footfall yet",
+            ),
+            (
+                with("metrics", json!(["time_on_page"])),
+                "Metric `time_on_page` can only be queried with event:page filters or dimensions.",
+            ),
+            (
+                with("metrics", json!(["visitors", "scroll_depth"])),
+                "Metric `scroll_depth` can only be queried",
             ),
             (
                 with("date_range", json!("bad_period")),

@@ -22,10 +22,16 @@ pub enum Metric {
     VisitDuration,
     /// Visitors as a share of all visitors matching the filters, in % with one decimal.
     Percentage,
+    /// Engaged time reported on the matching pages, per visit that reported it, in whole
+    /// seconds; null without reports.
+    TimeOnPage,
+    /// The deepest scroll of each visit on each matching page, averaged, in whole %; null
+    /// without reports.
+    ScrollDepth,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 10] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -34,6 +40,8 @@ impl Metric {
         Metric::BounceRate,
         Metric::VisitDuration,
         Metric::Percentage,
+        Metric::TimeOnPage,
+        Metric::ScrollDepth,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +54,8 @@ impl Metric {
             Metric::BounceRate => "bounce_rate",
             Metric::VisitDuration => "visit_duration",
             Metric::Percentage => "percentage",
+            Metric::TimeOnPage => "time_on_page",
+            Metric::ScrollDepth => "scroll_depth",
         }
     }
 
@@ -60,6 +70,12 @@ impl Metric {
             self,
             Metric::ViewsPerVisit | Metric::BounceRate | Metric::VisitDuration
         )
+    }
+
+    /// Metrics of pages, from the engagement reports sent as pages are left: they need the page
+    /// as the unit (an `event:page` dimension or filter).
+    pub fn is_page_metric(self) -> bool {
+        matches!(self, Metric::TimeOnPage | Metric::ScrollDepth)
     }
 }
 

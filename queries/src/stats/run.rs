@@ -58,6 +58,12 @@ pub struct Counts {
     pub bounced: u64,
     pub duration_us: u64,
     pub visit_pageviews: u64,
+    /// Engaged time of the matching engagement reports, and the visits that sent them.
+    pub engaged_ms: u64,
+    pub engaged_visits: u64,
+    /// Deepest scroll per (visit, page), summed, and how many such pairs.
+    pub scroll_sum: u64,
+    pub scroll_pairs: u64,
 }
 
 /// Rounds half away from zero to `decimals` places.
@@ -94,6 +100,20 @@ pub fn metric_value(metric: Metric, c: &Counts, total_visitors: u64) -> MetricVa
                 MetricValue::Null
             } else {
                 MetricValue::Float(round_to(ratio(c.visitors * 100, total_visitors), 1))
+            }
+        }
+        Metric::TimeOnPage => {
+            if c.engaged_visits == 0 {
+                MetricValue::Null
+            } else {
+                MetricValue::Int(round_to(ratio(c.engaged_ms, c.engaged_visits) / 1e3, 0) as u64)
+            }
+        }
+        Metric::ScrollDepth => {
+            if c.scroll_pairs == 0 {
+                MetricValue::Null
+            } else {
+                MetricValue::Int(round_to(ratio(c.scroll_sum, c.scroll_pairs), 0) as u64)
             }
         }
     }
@@ -181,6 +201,10 @@ pub fn counts(
                 bounced: n(5)?,
                 duration_us: n(6)?,
                 visit_pageviews: n(7)?,
+                engaged_ms: n(8)?,
+                engaged_visits: n(9)?,
+                scroll_sum: n(10)?,
+                scroll_pairs: n(11)?,
             },
         ))
     })?;

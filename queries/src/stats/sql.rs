@@ -12,6 +12,8 @@
 //! - `em`: event metrics per group of matching events.
 //! - `sm`: visit metrics per group of visits with a matching event (only when asked for), where
 //!   a visit falls in the time bucket it started in.
+//! - `sd`, `sg`: page metrics (only when asked for): the deepest scroll of each visit on each
+//!   page, from the matching engagement reports, summed per group.
 //!
 //! Rows come back as dimension values (text) and raw counts; the metrics' arithmetic (rates,
 //! averages, rounding) happens in Rust, in [`super::run`].
@@ -30,7 +32,7 @@ pub struct Statement {
 }
 
 /// The columns of a result row, after the dimensions.
-pub const COUNT_COLUMNS: [&str; 8] = [
+pub const COUNT_COLUMNS: [&str; 12] = [
     "visitors",
     "visits",
     "pageviews",
@@ -39,6 +41,10 @@ pub const COUNT_COLUMNS: [&str; 8] = [
     "bounced",
     "duration_us",
     "visit_pageviews",
+    "engaged_ms",
+    "engaged_visits",
+    "scroll_sum",
+    "scroll_pairs",
 ];
 
 struct Builder {
@@ -168,20 +174,48 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
             columns = visit_columns.join(", ")
         )
     };
+    let with_pages = query.metrics.iter().any(|m| m.is_page_metric());
     let mut sql = format!(
         "WITH ev AS (\
-           SELECT ts, name, path, hostname, visitor_id, session_id, interactive, props \
+           SELECT ts, name, path, hostname, visitor_id, session_id, interactive, props, \
+             engaged_ms, scroll_depth \
            FROM events WHERE {scope}), \
          {visits}\
          em AS (\
            SELECT {event_dims}count(DISTINCT visitor_id) AS visitors, \
              count(DISTINCT session_id) AS visits, \
              count(*) FILTER (WHERE name = 'pageview') AS pageviews, \
-             count(*) FILTER (WHERE name <> 'engagement') AS events \
+             count(*) FILTER (WHERE name <> 'engagement') AS events{engaged} \
            FROM m GROUP BY ALL)",
         event_dims = select_dims(&event_dims),
+        engaged = if with_pages {
+            ", CAST(coalesce(sum(engaged_ms) FILTER (WHERE name = 'engagement'), 0) AS BIGINT) \
+               AS engaged_ms, \
+             count(DISTINCT session_id) FILTER (WHERE name = 'engagement') AS engaged_visits"
+        } else {
+            ""
+        },
     );
-    let outer_dims = select_dims(&dim_names);
+    // Joins a relation of groups to `em`: on the dimensions, or as its one row when there are none.
+    let join_on = |kind: &str| {
+        if dim_names.is_empty() {
+            " CROSS JOIN ".to_owned()
+        } else {
+            format!(" {kind} ")
+        }
+    };
+    let using = if dim_names.is_empty() {
+        String::new()
+    } else {
+        format!(" USING ({})", dim_names.join(", "))
+    };
+    let mut from = "em".to_owned();
+    let mut columns = vec![
+        "coalesce(em.visitors, 0)",
+        "coalesce(em.visits, 0)",
+        "coalesce(em.pageviews, 0)",
+        "coalesce(em.events, 0)",
+    ];
     if with_visits {
         sql.push_str(&format!(
             ", sm AS (\
@@ -189,29 +223,48 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
                  count(*) FILTER (WHERE visit_pageviews = 1 AND interactions = 0) AS bounced, \
                  CAST(coalesce(sum(duration_us), 0) AS BIGINT) AS duration_us, \
                  CAST(coalesce(sum(visit_pageviews), 0) AS BIGINT) AS visit_pageviews \
-               FROM v WHERE session_id IN (SELECT session_id FROM m) GROUP BY ALL) \
-             SELECT {outer_dims}coalesce(em.visitors, 0), coalesce(em.visits, 0), \
-               coalesce(em.pageviews, 0), coalesce(em.events, 0), coalesce(sm.sessions, 0), \
-               coalesce(sm.bounced, 0), coalesce(sm.duration_us, 0), \
-               coalesce(sm.visit_pageviews, 0) \
-             FROM em {join} sm{using}",
+               FROM v WHERE session_id IN (SELECT session_id FROM m) GROUP BY ALL)",
             visit_dims = select_dims(&visit_dims),
-            join = if dim_names.is_empty() {
-                "CROSS JOIN"
-            } else {
-                "FULL OUTER JOIN"
-            },
-            using = if dim_names.is_empty() {
-                String::new()
-            } else {
-                format!(" USING ({})", dim_names.join(", "))
-            },
         ));
+        from.push_str(&format!("{}sm{}", join_on("FULL OUTER JOIN"), using));
+        columns.extend([
+            "coalesce(sm.sessions, 0)",
+            "coalesce(sm.bounced, 0)",
+            "coalesce(sm.duration_us, 0)",
+            "coalesce(sm.visit_pageviews, 0)",
+        ]);
     } else {
-        sql.push_str(&format!(
-            " SELECT {outer_dims}visitors, visits, pageviews, events, 0, 0, 0, 0 FROM em"
-        ));
+        columns.extend(["0", "0", "0", "0"]);
     }
+    if with_pages {
+        // The deepest scroll of each visit on each page, then their sum and number per group.
+        sql.push_str(&format!(
+            ", sd AS (\
+               SELECT {event_dims}session_id AS scroll_visit, path AS scroll_page, \
+                 max(scroll_depth) AS depth \
+               FROM m WHERE name = 'engagement' AND scroll_depth IS NOT NULL GROUP BY ALL), \
+             sg AS (\
+               SELECT {outer_dims}CAST(coalesce(sum(depth), 0) AS BIGINT) AS scroll_sum, \
+                 count(*) AS scroll_pairs \
+               FROM sd GROUP BY ALL)",
+            event_dims = select_dims(&event_dims),
+            outer_dims = select_dims(&dim_names),
+        ));
+        from.push_str(&format!("{}sg{}", join_on("LEFT JOIN"), using));
+        columns.extend([
+            "coalesce(em.engaged_ms, 0)",
+            "coalesce(em.engaged_visits, 0)",
+            "coalesce(sg.scroll_sum, 0)",
+            "coalesce(sg.scroll_pairs, 0)",
+        ]);
+    } else {
+        columns.extend(["0", "0", "0", "0"]);
+    }
+    sql.push_str(&format!(
+        " SELECT {}{} FROM {from}",
+        select_dims(&dim_names),
+        columns.join(", ")
+    ));
     Statement {
         sql,
         params: b.params,
