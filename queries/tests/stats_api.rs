@@ -141,6 +141,51 @@ fn documented_requests_get_documented_shapes() {
         assert!((10..=100).contains(&depth), "{row}");
     }
 
+    // Compared with the week before: day by day, the same numbers as asking for that week.
+    let answer = ask(
+        &conn,
+        json!({"site_id": site, "metrics": ["visitors", "bounce_rate"], "date_range": "7d",
+        "dimensions": ["time:day"], "include": {"comparisons": {"mode": "previous_period"}}}),
+    )
+    .unwrap();
+    assert_eq!(
+        answer["meta"]["comparison_date_range"],
+        json!(["2026-03-20T00:00:00+00:00", "2026-03-26T23:59:59+00:00"])
+    );
+    assert_eq!(
+        answer["query"]["include"]["comparisons"],
+        json!({"mode": "previous_period"})
+    );
+    let before = ask(
+        &conn,
+        json!({"site_id": site, "metrics": ["visitors", "bounce_rate"],
+        "date_range": ["2026-03-20", "2026-03-26"], "dimensions": ["time:day"]}),
+    )
+    .unwrap();
+    let rows = answer["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 7);
+    for (i, row) in rows.iter().enumerate() {
+        let compared = &row["comparison"];
+        assert_eq!(
+            compared["dimensions"], before["results"][i]["dimensions"],
+            "day {i} pairs with day {i}"
+        );
+        assert_eq!(compared["metrics"], before["results"][i]["metrics"]);
+        let (new, old) = (
+            row["metrics"][0].as_f64().unwrap(),
+            compared["metrics"][0].as_f64().unwrap(),
+        );
+        assert_eq!(
+            compared["change"][0],
+            json!(((new - old) / old * 100.0).round() as i64)
+        );
+    }
+    let bad = ask(
+        &conn,
+        json!({"site_id": site, "metrics": ["visitors"], "date_range": "7d", "include": {"comparisons": {"mode": "last_year"}}}),
+    );
+    assert!(matches!(bad, Err(QueryError::Invalid(m)) if m.contains("Invalid comparison")));
+
     // Custom props by day, ordered as asked; pagination with total_rows.
     let answer = ask(&conn, json!({"site_id": site, "metrics": ["visitors"], "date_range": "7d",
         "dimensions": ["time:day", "event:props:plan"], "order_by": [["time:day", "asc"], ["event:props:plan", "desc"]],

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use super::model::{
     Dimension, EventField, Filter, Metric, Operator, Order, OrderKey, Query, TimeBucket, VisitField,
 };
-use super::period::{auto_bucket, DateRange};
+use super::period::{auto_bucket, Comparison, DateRange};
 use super::run::{time_labels, MetricValue, QueryResult};
 use super::QueryError;
 
@@ -63,6 +63,8 @@ pub struct Request {
     include_time_labels: bool,
     include_total_rows: bool,
     include_imports: bool,
+    /// `include.comparisons`, and the object as given (echoed back).
+    comparison: Option<(Comparison, Value)>,
     limit: u32,
     offset: u64,
 }
@@ -77,6 +79,8 @@ pub struct Planned {
     include_time_labels: bool,
     include_total_rows: bool,
     include_imports: bool,
+    /// The comparison period, and its query (the main one over that period, unpaginated).
+    comparison: Option<Query>,
     echo: Value,
 }
 
@@ -191,10 +195,15 @@ pub fn parse(body: &Value) -> Result<Request, QueryError> {
 
     let (mut include_time_labels, mut include_total_rows, mut include_imports) =
         (false, false, false);
+    let mut comparison = None;
     match object.get("include") {
         None | Some(Value::Null) => {}
         Some(Value::Object(include)) => {
             for (key, value) in include {
+                if key == "comparisons" {
+                    comparison = parse_comparison(value)?.map(|c| (c, value.clone()));
+                    continue;
+                }
                 let flag = value
                     .as_bool()
                     .ok_or_else(|| invalid(format!("#/include/{key}: must be true or false")))?;
@@ -202,7 +211,6 @@ pub fn parse(body: &Value) -> Result<Request, QueryError> {
                     "time_labels" => include_time_labels = flag,
                     "total_rows" => include_total_rows = flag,
                     "imports" => include_imports = flag,
-                    "comparisons" => return Err(later("#/include/comparisons")),
                     _ => return Err(invalid(format!("#/include/{key}: unknown property"))),
                 }
             }
@@ -249,9 +257,42 @@ pub fn parse(body: &Value) -> Result<Request, QueryError> {
         include_time_labels,
         include_total_rows,
         include_imports,
+        comparison,
         limit,
         offset,
     })
+}
+
+/// `{"mode": "previous_period" | "year_over_year" | "custom", "date_range": [d1, d2]}`.
+fn parse_comparison(value: &Value) -> Result<Option<Comparison>, QueryError> {
+    let bad = || {
+        invalid(format!(
+            "#/include/comparisons: Invalid comparison {value}: expected {{\"mode\": \"previous_period\"}}, \
+             {{\"mode\": \"year_over_year\"}} or {{\"mode\": \"custom\", \"date_range\": [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]}}"
+        ))
+    };
+    let object = match value {
+        Value::Null | Value::Bool(false) => return Ok(None),
+        Value::Object(object) => object,
+        _ => return Err(bad()),
+    };
+    let mode = object.get("mode").and_then(Value::as_str).ok_or_else(bad)?;
+    let comparison = match mode {
+        "previous_period" => Comparison::PreviousPeriod,
+        "year_over_year" => Comparison::YearOverYear,
+        "custom" => match parse_date_range(object.get("date_range")) {
+            Ok(DateRange::Dates(from, to)) => Comparison::Custom(from, to),
+            _ => return Err(bad()),
+        },
+        _ => return Err(bad()),
+    };
+    if object
+        .keys()
+        .any(|k| !["mode", "date_range", "match_day_of_week"].contains(&k.as_str()))
+    {
+        return Err(bad());
+    }
+    Ok(Some(comparison))
 }
 
 fn is_time(asked: &Asked) -> bool {
@@ -614,7 +655,14 @@ impl Request {
             offset: self.offset,
         };
         let echo = self.echo(&query);
+        let comparison = self.comparison.as_ref().map(|(c, _)| Query {
+            period: c.period(&query.period, timezone),
+            limit: MAX_LIMIT,
+            offset: 0,
+            ..query.clone()
+        });
         Ok(Planned {
+            comparison,
             query,
             patterns: found_patterns,
             time_bucket: time_dimension,
@@ -645,6 +693,9 @@ impl Request {
             })
             .collect();
         let mut include = Map::new();
+        if let Some((_, given)) = &self.comparison {
+            include.insert("comparisons".to_owned(), given.clone());
+        }
         for (key, on) in [
             ("imports", self.include_imports),
             ("time_labels", self.include_time_labels),
@@ -680,7 +731,97 @@ impl Planned {
                 })?;
         }
         let result = super::run::run(conn, &self.query)?;
-        Ok(self.respond(&result))
+        let mut answer = self.respond(&result);
+        if let Some(compared) = &self.comparison {
+            let earlier = super::run::run(conn, compared)?;
+            self.attach_comparison(&mut answer, &result, compared, &earlier);
+        }
+        Ok(answer)
+    }
+
+    /// Adds to each row the same row of the comparison period, and the change, as Plausible's
+    /// dashboard API does. Time buckets pair by position (the first day with the first day);
+    /// other dimensions by value. A row without a counterpart compares with nothing (zeros).
+    fn attach_comparison(
+        &self,
+        answer: &mut Value,
+        result: &QueryResult,
+        compared: &Query,
+        earlier: &QueryResult,
+    ) {
+        let time = self
+            .query
+            .dimensions
+            .iter()
+            .position(|d| matches!(d, Dimension::Time(_)));
+        let labels = |q: &Query| {
+            self.time_bucket
+                .map(|b| time_labels(q, b))
+                .unwrap_or_default()
+        };
+        let (now_labels, then_labels) = (labels(&self.query), labels(compared));
+        // A row's key: its dimensions, with the time bucket as its position among the labels.
+        let key = |dims: &[String], labels: &[String]| -> Vec<String> {
+            let mut key = dims.to_vec();
+            if let Some(t) = time {
+                key[t] = labels
+                    .iter()
+                    .position(|l| *l == dims[t])
+                    .map_or_else(String::new, |i| i.to_string());
+            }
+            key
+        };
+        let mut then: std::collections::HashMap<Vec<String>, &super::run::ResultRow> =
+            std::collections::HashMap::new();
+        for row in &earlier.rows {
+            then.insert(key(&row.dimensions, &then_labels), row);
+        }
+        let zero = super::run::Counts::default();
+        let results = answer["results"].as_array_mut().expect("results");
+        for (row, out) in result.rows.iter().zip(results.iter_mut()) {
+            let k = key(&row.dimensions, &now_labels);
+            let (dims, metrics) = match then.get(&k) {
+                Some(old) => (old.dimensions.clone(), old.metrics.clone()),
+                None => {
+                    let mut dims = row.dimensions.clone();
+                    if let Some(t) = time {
+                        dims[t] = k[t]
+                            .parse::<usize>()
+                            .ok()
+                            .and_then(|i| then_labels.get(i).cloned())
+                            .unwrap_or_default();
+                    }
+                    let metrics = self
+                        .query
+                        .metrics
+                        .iter()
+                        .map(|m| super::run::metric_value(*m, &zero, 0))
+                        .collect();
+                    (dims, metrics)
+                }
+            };
+            let change: Vec<Value> = self
+                .query
+                .metrics
+                .iter()
+                .zip(row.metrics.iter().zip(&metrics))
+                .map(|(metric, (new, old))| change(*metric, *new, *old))
+                .collect();
+            out["comparison"] = json!({
+                "dimensions": dims,
+                "metrics": metrics.iter().map(metric_json).collect::<Vec<_>>(),
+                "change": change,
+            });
+        }
+        let instant = |t: DateTime<Utc>| {
+            t.with_timezone(&compared.timezone)
+                .format("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string()
+        };
+        answer["meta"]["comparison_date_range"] = json!([
+            instant(compared.period.from),
+            instant(compared.period.to - chrono::Duration::seconds(1))
+        ]);
     }
 
     /// The answer: `results`, `meta` and the echoed `query`, in Plausible's shapes.
@@ -691,11 +832,7 @@ impl Planned {
             .map(|row| {
                 json!({
                     "dimensions": row.dimensions,
-                    "metrics": row.metrics.iter().map(|m| match m {
-                        MetricValue::Int(n) => json!(n),
-                        MetricValue::Float(x) => json!(x),
-                        MetricValue::Null => Value::Null,
-                    }).collect::<Vec<_>>(),
+                    "metrics": row.metrics.iter().map(metric_json).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -716,6 +853,39 @@ impl Planned {
             meta.insert("total_rows".into(), json!(result.total_rows));
         }
         json!({"results": results, "meta": meta, "query": self.echo})
+    }
+}
+
+fn metric_json(value: &MetricValue) -> Value {
+    match value {
+        MetricValue::Int(n) => json!(n),
+        MetricValue::Float(x) => json!(x),
+        MetricValue::Null => Value::Null,
+    }
+}
+
+/// How a metric moved: a whole percentage (100 from nothing to something, 0 from nothing to
+/// nothing); for bounce rate, the difference in points (null from nothing), as Plausible shows.
+fn change(metric: Metric, new: MetricValue, old: MetricValue) -> Value {
+    let number = |v: MetricValue| match v {
+        MetricValue::Int(n) => Some(n as f64),
+        MetricValue::Float(x) => Some(x),
+        MetricValue::Null => None,
+    };
+    let (Some(new), Some(old)) = (number(new), number(old)) else {
+        return Value::Null;
+    };
+    if metric == Metric::BounceRate {
+        return if old == 0.0 {
+            Value::Null
+        } else {
+            json!((new - old).round() as i64)
+        };
+    }
+    if old == 0.0 {
+        json!(if new > 0.0 { 100 } else { 0 })
+    } else {
+        json!(((new - old) / old * 100.0).round() as i64)
     }
 }
 

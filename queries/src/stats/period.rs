@@ -99,6 +99,55 @@ impl DateRange {
     }
 }
 
+/// The period a query's answer is compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Comparison {
+    /// As long as the period, right before it.
+    PreviousPeriod,
+    /// The same days a year earlier.
+    YearOverYear,
+    /// Whole days, both included.
+    Custom(NaiveDate, NaiveDate),
+}
+
+impl Comparison {
+    pub fn period(&self, main: &Period, tz: Tz) -> Period {
+        let from = local_time(tz, main.from);
+        let to = local_time(tz, main.to);
+        let whole_days =
+            from.time() == chrono::NaiveTime::MIN && to.time() == chrono::NaiveTime::MIN;
+        match self {
+            Comparison::Custom(first, last) => Period {
+                from: local_midnight(tz, *first),
+                to: local_midnight(tz, *last + Duration::days(1)),
+            },
+            Comparison::PreviousPeriod if whole_days => {
+                let days = to.date() - from.date();
+                Period {
+                    from: local_midnight(tz, from.date() - days),
+                    to: local_midnight(tz, from.date()),
+                }
+            }
+            Comparison::PreviousPeriod => Period {
+                from: main.from - (main.to - main.from),
+                to: main.from,
+            },
+            Comparison::YearOverYear if whole_days => {
+                let back =
+                    |d: NaiveDate| d.checked_sub_months(chrono::Months::new(12)).unwrap_or(d);
+                Period {
+                    from: local_midnight(tz, back(from.date())),
+                    to: local_midnight(tz, back(to.date())),
+                }
+            }
+            Comparison::YearOverYear => Period {
+                from: main.from - Duration::days(365),
+                to: main.to - Duration::days(365),
+            },
+        }
+    }
+}
+
 /// The UTC instant a local date begins. Where midnight does not exist (a zone that moves its
 /// clocks at midnight), the day begins at the first instant that does.
 pub fn local_midnight(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
@@ -247,6 +296,21 @@ mod tests {
             steps,
             vec![(p.from, 7200), (utc("2026-10-25T01:00:00Z"), 3600)]
         );
+    }
+
+    #[test]
+    fn comparisons_shift_by_local_days() {
+        let now = utc("2026-03-10T15:00:00Z");
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let main = DateRange::LastDays(7).resolve(now, berlin, None);
+        let previous = Comparison::PreviousPeriod.period(&main, berlin);
+        assert_eq!(previous.from, utc("2026-02-23T23:00:00Z"));
+        assert_eq!(previous.to, main.from);
+        let year = Comparison::YearOverYear.period(&main, berlin);
+        assert_eq!(year.from, utc("2025-03-02T23:00:00Z"));
+        let custom =
+            Comparison::Custom(date("2026-01-01"), date("2026-01-07")).period(&main, Tz::UTC);
+        assert_eq!(custom.to - custom.from, Duration::days(7));
     }
 
     #[test]
