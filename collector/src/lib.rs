@@ -13,6 +13,7 @@
 //! - [`domain`]: [`SiteDomain`], a parsed site domain.
 //! - [`page`]: page URL → host, normalised path, campaign tags.
 //! - [`referrer`]: referrer URL → referrer and a source name; the referrer-spam list.
+//! - [`channel`]: source and campaign tags → the visit's channel (GA4's grouping).
 //! - [`user_agent`]: user agent → browser, OS, device class, or "bot"; cached.
 //! - [`geo`]: IP address → country, region, city from a MaxMind-format `.mmdb` file.
 //! - [`visitor`]: daily salts and the keyed visitor-id hash.
@@ -23,6 +24,7 @@
 //! - [`tracker`]: the tracker script pages load (its source lives in `tracker/`).
 //! - [`collector`]: [`Collector`], which ties the above together.
 
+pub mod channel;
 pub mod clock;
 pub mod collector;
 pub mod domain;

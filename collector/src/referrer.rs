@@ -499,6 +499,18 @@ pub fn category_for_source(source: &str) -> Option<SourceCategory> {
     CATEGORY_MAP.get(&source.to_lowercase()).copied()
 }
 
+/// The lower-cased names of the well-known sources in a category: what
+/// [`category_for_source`] matches, as a list (the stats SQL binds it).
+pub fn sources_in(category: SourceCategory) -> Vec<String> {
+    let mut names: Vec<String> = CATEGORY_MAP
+        .iter()
+        .filter(|(_, c)| **c == category)
+        .map(|(name, _)| name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Normalises a `utm_source` / `ref` / `source` query value into a source name.
 ///
 /// Known names and aliases map to the table's names case-insensitively ("google" → "Google",

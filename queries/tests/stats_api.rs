@@ -125,6 +125,25 @@ fn documented_requests_get_documented_shapes() {
         }
     }
 
+    // Channels, GA4's grouping.
+    let answer = ask(&conn, json!({"site_id": site, "metrics": ["visitors"], "date_range": "30d", "dimensions": ["visit:channel"]})).unwrap();
+    let channels: Vec<&str> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dimensions"][0].as_str().unwrap())
+        .collect();
+    for expected in [
+        "Direct",
+        "Organic Search",
+        "Paid Search",
+        "Organic Social",
+        "Email",
+        "Referral",
+    ] {
+        assert!(channels.contains(&expected), "{expected} in {channels:?}");
+    }
+
     // Time on page and scroll depth, per page, from the engagement reports.
     let answer = ask(
         &conn,

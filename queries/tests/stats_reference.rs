@@ -71,6 +71,17 @@ fn visit_value(field: VisitField, v: &Visit) -> String {
         VisitField::ExitPage => v.exit_page.clone(),
         VisitField::Source => e.source.clone(),
         VisitField::Referrer => e.referrer.clone(),
+        VisitField::Channel => {
+            footfall_collector::channel::classify(footfall_collector::channel::Origin {
+                source: &e.source,
+                utm_medium: &e.utm.medium,
+                utm_source: &e.utm.source,
+                utm_campaign: &e.utm.campaign,
+                click_id: e.click_id,
+            })
+            .as_str()
+            .to_owned()
+        }
         VisitField::UtmSource => e.utm.source.clone(),
         VisitField::UtmMedium => e.utm.medium.clone(),
         VisitField::UtmCampaign => e.utm.campaign.clone(),
@@ -92,6 +103,7 @@ fn visit_value(field: VisitField, v: &Visit) -> String {
         VisitField::Source | VisitField::Referrer => "Direct / None".into(),
         VisitField::EntryPage
         | VisitField::ExitPage
+        | VisitField::Channel
         | VisitField::Country
         | VisitField::Region
         | VisitField::City => String::new(),
@@ -398,6 +410,14 @@ fn clauses_for(d: &Dimension) -> Vec<&'static str> {
         Dimension::Visit(VisitField::Source) => {
             vec!["Google", "Direct / None", "newsletter", "blog1", "google"]
         }
+        Dimension::Visit(VisitField::Channel) => vec![
+            "Organic Search",
+            "Direct",
+            "Paid Search",
+            "Email",
+            "referral",
+            "Social",
+        ],
         Dimension::Visit(VisitField::Country) => vec!["US", "DE", "", "us", "XX"],
         Dimension::Visit(VisitField::Device) => vec!["Desktop", "Mobile", "(not set)", "tablet"],
         Dimension::Visit(

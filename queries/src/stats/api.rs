@@ -33,9 +33,8 @@ const LATER_METRICS: [&str; 5] = [
     "average_revenue",
     "exit_rate",
 ];
-const LATER_DIMENSIONS: [&str; 7] = [
+const LATER_DIMENSIONS: [&str; 6] = [
     "event:goal",
-    "visit:channel",
     "visit:country_name",
     "visit:region_name",
     "visit:city_name",

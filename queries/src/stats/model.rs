@@ -87,6 +87,8 @@ pub enum VisitField {
     ExitPage,
     Source,
     Referrer,
+    /// Computed from the first event's source, tags and click id ([`footfall_collector::channel`]).
+    Channel,
     UtmSource,
     UtmMedium,
     UtmCampaign,
@@ -103,11 +105,12 @@ pub enum VisitField {
 }
 
 impl VisitField {
-    pub const ALL: [VisitField; 17] = [
+    pub const ALL: [VisitField; 18] = [
         VisitField::EntryPage,
         VisitField::ExitPage,
         VisitField::Source,
         VisitField::Referrer,
+        VisitField::Channel,
         VisitField::UtmSource,
         VisitField::UtmMedium,
         VisitField::UtmCampaign,
@@ -130,6 +133,7 @@ impl VisitField {
             VisitField::ExitPage => "exit_page",
             VisitField::Source => "source",
             VisitField::Referrer => "referrer",
+            VisitField::Channel => "channel",
             VisitField::UtmSource => "utm_source",
             VisitField::UtmMedium => "utm_medium",
             VisitField::UtmCampaign => "utm_campaign",
@@ -162,6 +166,7 @@ impl VisitField {
             | VisitField::OsVersion => "(not set)",
             VisitField::EntryPage
             | VisitField::ExitPage
+            | VisitField::Channel
             | VisitField::Country
             | VisitField::Region
             | VisitField::City => "",

@@ -101,9 +101,19 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
                 "coalesce(arg_max(path, ts) FILTER (WHERE name = 'pageview'), '') AS exit_page"
                     .to_owned()
             }
+            VisitField::Channel => {
+                "arg_min(source, ts) AS ch_source, arg_min(lower(utm_medium), ts) AS ch_medium, \
+                 arg_min(lower(utm_source), ts) AS ch_utm_source, \
+                 arg_min(lower(utm_campaign), ts) AS ch_campaign, \
+                 arg_min(click_id, ts) AS ch_click"
+                    .to_owned()
+            }
             other => format!("arg_min({name}, ts) AS {name}", name = other.name()),
         });
     }
+    let channel = fields
+        .contains(&VisitField::Channel)
+        .then(|| channel_sql(&mut b));
     if with_visits {
         visit_columns.push(
             "min(ts) AS started, \
@@ -168,10 +178,17 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     let visits = if visit_columns.is_empty() {
         "m AS (SELECT * FROM ev WHERE {filter}), ".replace("{filter}", &filter)
     } else {
-        format!(
-            "v AS (SELECT session_id, {columns} FROM events WHERE {scope} GROUP BY session_id), \
-             m AS (SELECT * FROM ev JOIN v USING (session_id) WHERE {filter}), ",
+        let grouped = format!(
+            "SELECT session_id, {columns} FROM events WHERE {scope} GROUP BY session_id",
             columns = visit_columns.join(", ")
+        );
+        let grouped = match &channel {
+            Some(channel) => format!("SELECT *, {channel} AS channel FROM ({grouped})"),
+            None => grouped,
+        };
+        format!(
+            "v AS ({grouped}), \
+             m AS (SELECT * FROM ev JOIN v USING (session_id) WHERE {filter}), "
         )
     };
     let with_pages = query.metrics.iter().any(|m| m.is_page_metric());
@@ -304,6 +321,107 @@ fn dimension_sql(b: &mut Builder, dimension: &Dimension, local: &str, week_floor
             TimeBucket::Month => format!("strftime(date_trunc('month', {local}), '%Y-%m-%d')"),
         },
     }
+}
+
+/// The channel of a visit, from its first event's source, tags and click id (the `ch_` columns of
+/// `v`): the rules of [`footfall_collector::channel::classify`], with the same lists, bound.
+fn channel_sql(b: &mut Builder) -> String {
+    use footfall_collector::channel::{
+        Channel, DISPLAY_MEDIA, EMAIL_WORDS, REFERRAL_MEDIA, SOCIAL_MEDIA,
+    };
+    use footfall_collector::referrer::{sources_in, SourceCategory};
+    let list = |b: &mut Builder, items: &[&str]| -> String {
+        let bound: Vec<String> = items.iter().map(|i| b.text(i)).collect();
+        format!("({})", bound.join(", "))
+    };
+    let category = |b: &mut Builder, c: SourceCategory| -> String {
+        let names = sources_in(c);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        format!("lower(ch_source) IN {}", list(b, &names))
+    };
+    let (search, social, video, email) = (
+        category(b, SourceCategory::Search),
+        category(b, SourceCategory::Social),
+        category(b, SourceCategory::Video),
+        category(b, SourceCategory::Email),
+    );
+    let paid = format!(
+        "(contains(ch_medium, {cp}) OR ch_medium IN {media} OR starts_with(ch_medium, {paid}) \
+          OR ch_click <> '')",
+        cp = b.text("cp"),
+        media = list(b, &["ppc", "retargeting"]),
+        paid = b.text("paid"),
+    );
+    let email_words: Vec<String> = EMAIL_WORDS
+        .iter()
+        .map(|w| {
+            let w = b.text(w);
+            format!("contains(ch_medium, {w}) OR contains(ch_utm_source, {w})")
+        })
+        .collect();
+    let rules = [
+        (
+            format!("contains(ch_campaign, {})", b.text("cross-network")),
+            Channel::CrossNetwork,
+        ),
+        (format!("{paid} AND {search}"), Channel::PaidSearch),
+        (format!("{paid} AND {social}"), Channel::PaidSocial),
+        (format!("{paid} AND {video}"), Channel::PaidVideo),
+        (
+            format!("ch_medium IN {}", list(b, &DISPLAY_MEDIA)),
+            Channel::Display,
+        ),
+        (paid.clone(), Channel::PaidOther),
+        (
+            format!("{social} OR ch_medium IN {}", list(b, &SOCIAL_MEDIA)),
+            Channel::OrganicSocial,
+        ),
+        (
+            format!("{video} OR contains(ch_medium, {})", b.text("video")),
+            Channel::OrganicVideo,
+        ),
+        (search.clone(), Channel::OrganicSearch),
+        (
+            format!("{email} OR {}", email_words.join(" OR ")),
+            Channel::Email,
+        ),
+        (
+            format!("ch_medium = {}", b.text("affiliate")),
+            Channel::Affiliates,
+        ),
+        (format!("ch_medium = {}", b.text("audio")), Channel::Audio),
+        (
+            format!(
+                "ch_medium = {sms} OR lower(ch_source) = {sms}",
+                sms = b.text("sms")
+            ),
+            Channel::Sms,
+        ),
+        (
+            format!(
+                "ends_with(ch_medium, {}) OR contains(ch_medium, {}) OR contains(ch_medium, {})",
+                b.text("push"),
+                b.text("mobile"),
+                b.text("notification")
+            ),
+            Channel::MobilePush,
+        ),
+        (
+            format!(
+                "ch_medium IN {} OR ch_source <> ''",
+                list(b, &REFERRAL_MEDIA)
+            ),
+            Channel::Referral,
+        ),
+    ];
+    let mut case = String::from("CASE");
+    for (condition, channel) in rules {
+        let name = b.text(channel.as_str());
+        case.push_str(&format!(" WHEN ({condition}) THEN {name}"));
+    }
+    let direct = b.text(Channel::Direct.as_str());
+    case.push_str(&format!(" ELSE {direct} END"));
+    case
 }
 
 /// The local time of a UTC timestamp column, from the zone's offsets over the period.
