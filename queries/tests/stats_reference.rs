@@ -199,6 +199,36 @@ struct Group {
     scroll: BTreeMap<(u64, String), u8>,
 }
 
+fn mentions_page(f: &Filter) -> bool {
+    match f {
+        Filter::And(parts) | Filter::Or(parts) => parts.iter().any(mentions_page),
+        Filter::Not(inner) => mentions_page(inner),
+        Filter::Condition { dimension, .. } => *dimension == Dimension::Event(EventField::Page),
+    }
+}
+
+fn entry_pages(f: &Filter) -> Filter {
+    match f {
+        Filter::And(parts) => Filter::And(parts.iter().map(entry_pages).collect()),
+        Filter::Or(parts) => Filter::Or(parts.iter().map(entry_pages).collect()),
+        Filter::Not(inner) => Filter::Not(Box::new(entry_pages(inner))),
+        Filter::Condition {
+            operator,
+            dimension,
+            clauses,
+            case_sensitive,
+        } => Filter::Condition {
+            operator: *operator,
+            dimension: match dimension {
+                Dimension::Event(EventField::Page) => Dimension::Visit(VisitField::EntryPage),
+                d => d.clone(),
+            },
+            clauses: clauses.clone(),
+            case_sensitive: *case_sensitive,
+        },
+    }
+}
+
 fn round_to(x: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (x * scale).round() / scale
@@ -247,10 +277,34 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
         }
     }
     if q.metrics.iter().any(|m| m.is_session_metric()) {
-        let matched: BTreeSet<u64> = matching.iter().map(|e| e.session_id).collect();
+        // By page, a visit belongs to the page it entered on: `event:page` in the filter and the
+        // dimensions reads as the entry page.
+        let by_entry = q.dimensions.contains(&Dimension::Event(EventField::Page))
+            || q.filter.as_ref().is_some_and(mentions_page);
+        let session_filter = if by_entry {
+            q.filter.as_ref().map(entry_pages)
+        } else {
+            q.filter.clone()
+        };
+        let matched: BTreeSet<u64> = events
+            .iter()
+            .filter(|e| {
+                session_filter
+                    .as_ref()
+                    .is_none_or(|f| holds(q, f, e, &visits[&e.session_id]))
+            })
+            .map(|e| e.session_id)
+            .collect();
         for id in matched {
             let v = &visits[&id];
-            let key: Vec<String> = q.dimensions.iter().map(|d| value(q, d, None, v)).collect();
+            let key: Vec<String> = q
+                .dimensions
+                .iter()
+                .map(|d| match d {
+                    Dimension::Event(EventField::Page) => v.entry_page.clone(),
+                    d => value(q, d, None, v),
+                })
+                .collect();
             let g = groups.entry(key).or_default();
             g.sessions += 1;
             g.bounced += u64::from(v.pageviews == 1 && v.interactions == 0);
@@ -525,7 +579,11 @@ fn query(sites: Vec<String>, first_day: NaiveDate, days: i64) -> impl Strategy<V
                     dimensions.push(d);
                 }
                 let mut metrics = metrics;
-                if dimensions.iter().any(Dimension::is_event_dimension) {
+                // Visit metrics split by event dimensions other than the page are refused.
+                if dimensions
+                    .iter()
+                    .any(|d| d.is_event_dimension() && *d != Dimension::Event(EventField::Page))
+                {
                     metrics.retain(|m| !m.is_session_metric());
                     if metrics.is_empty() {
                         metrics.push(Metric::Visitors);

@@ -512,14 +512,6 @@ fn patterns(filter: &Filter, out: &mut Vec<String>) {
     }
 }
 
-fn mentions_page(filter: &Filter) -> bool {
-    match filter {
-        Filter::And(parts) | Filter::Or(parts) => parts.iter().any(mentions_page),
-        Filter::Not(inner) => mentions_page(inner),
-        Filter::Condition { dimension, .. } => *dimension == Dimension::Event(EventField::Page),
-    }
-}
-
 fn backticked<T>(items: &[T], name: impl Fn(&T) -> String) -> String {
     items
         .iter()
@@ -558,9 +550,11 @@ impl Request {
             .copied()
             .filter(|m| m.is_session_metric())
             .collect();
+        // Pages are the exception: visit metrics by page are those of the visits that entered on
+        // it (Plausible's rule too).
         let event_dimensions: Vec<&Dimension> = dimensions
             .iter()
-            .filter(|d| d.is_event_dimension())
+            .filter(|d| d.is_event_dimension() && **d != Dimension::Event(EventField::Page))
             .collect();
         if !session_metrics.is_empty() && !event_dimensions.is_empty() {
             return Err(invalid(format!(
@@ -570,21 +564,14 @@ impl Request {
             )));
         }
         if self.metrics.contains(&Metric::ViewsPerVisit)
-            && self.filter.as_ref().is_some_and(mentions_page)
+            && self.filter.as_ref().is_some_and(Filter::mentions_page)
         {
             return Err(invalid(
                 "Metric `views_per_visit` cannot be queried with a filter on `event:page`.",
             ));
         }
-        if self.metrics.contains(&Metric::BounceRate)
-            && self.filter.as_ref().is_some_and(mentions_page)
-        {
-            return Err(later(
-                "`bounce_rate` with a filter on `event:page` (Plausible counts such visits by their entry page)",
-            ));
-        }
         let by_page = dimensions.contains(&Dimension::Event(EventField::Page))
-            || self.filter.as_ref().is_some_and(mentions_page);
+            || self.filter.as_ref().is_some_and(Filter::mentions_page);
         if let Some(metric) = self.metrics.iter().find(|m| m.is_page_metric() && !by_page) {
             return Err(invalid(format!(
                 "Metric `{}` can only be queried with event:page filters or dimensions.",
@@ -959,6 +946,14 @@ mod tests {
         .unwrap();
         assert_eq!(planned.patterns, ["^Goo"]);
         assert_eq!((planned.query.limit, planned.query.offset), (3, 1));
+        // Pages with their bounce rate: visit metrics go by entry page.
+        let planned = plan(json!({
+            "site_id": "dummy.site", "metrics": ["visitors", "bounce_rate", "visit_duration"],
+            "date_range": "7d", "dimensions": ["event:page"],
+            "filters": [["contains", "event:page", ["/blog"]]]
+        }))
+        .unwrap();
+        assert!(planned.query.visits_by_entry_page());
     }
 
     #[test]
@@ -1022,7 +1017,7 @@ mod tests {
                 "one time dimension",
             ),
             (
-                with("dimensions", json!(["visit:channel"])),
+                with("dimensions", json!(["visit:country_name"])),
                 "not supported by Footfall yet",
             ),
             (

@@ -313,6 +313,46 @@ pub enum Filter {
     Not(Box<Filter>),
 }
 
+impl Filter {
+    /// Whether any condition is on `event:page`.
+    pub fn mentions_page(&self) -> bool {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => parts.iter().any(Filter::mentions_page),
+            Filter::Not(inner) => inner.mentions_page(),
+            Filter::Condition { dimension, .. } => *dimension == Dimension::Event(EventField::Page),
+        }
+    }
+
+    /// The same filter with conditions on `event:page` read as conditions on the visit's entry
+    /// page: how visit metrics are filtered by page.
+    pub fn pages_as_entry_pages(&self) -> Filter {
+        match self {
+            Filter::And(parts) => {
+                Filter::And(parts.iter().map(Filter::pages_as_entry_pages).collect())
+            }
+            Filter::Or(parts) => {
+                Filter::Or(parts.iter().map(Filter::pages_as_entry_pages).collect())
+            }
+            Filter::Not(inner) => Filter::Not(Box::new(inner.pages_as_entry_pages())),
+            Filter::Condition {
+                operator,
+                dimension,
+                clauses,
+                case_sensitive,
+            } => Filter::Condition {
+                operator: *operator,
+                dimension: if *dimension == Dimension::Event(EventField::Page) {
+                    Dimension::Visit(VisitField::EntryPage)
+                } else {
+                    dimension.clone()
+                },
+                clauses: clauses.clone(),
+                case_sensitive: *case_sensitive,
+            },
+        }
+    }
+}
+
 /// `[from, to)` in UTC: the instants a query covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
@@ -331,6 +371,17 @@ pub enum OrderKey {
 pub struct Order {
     pub key: OrderKey,
     pub descending: bool,
+}
+
+impl Query {
+    /// Whether visit metrics go by entry page: when pages are asked for (an `event:page`
+    /// dimension or filter), a visit belongs to the page it entered on, as Plausible counts the
+    /// bounce rate and visit duration of a page.
+    pub fn visits_by_entry_page(&self) -> bool {
+        self.dimensions
+            .contains(&Dimension::Event(EventField::Page))
+            || self.filter.as_ref().is_some_and(Filter::mentions_page)
+    }
 }
 
 /// A validated query, ready to run.

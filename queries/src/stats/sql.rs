@@ -21,7 +21,9 @@
 use chrono::{DateTime, Utc};
 use duckdb::types::{TimeUnit, Value};
 
-use super::model::{Dimension, Filter, Operator, Query, TimeBucket, VisitField, NO_PROP};
+use super::model::{
+    Dimension, EventField, Filter, Operator, Query, TimeBucket, VisitField, NO_PROP,
+};
 use super::period::offset_steps;
 
 /// SQL text and the values of its `$n` parameters, in order.
@@ -89,6 +91,10 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     }
     if let Some(filter) = &query.filter {
         visit_fields(filter, &mut fields);
+    }
+    let by_entry = with_visits && query.visits_by_entry_page();
+    if by_entry {
+        fields.push(VisitField::EntryPage);
     }
     let mut visit_columns: Vec<String> = Vec::new();
     for field in VisitField::ALL.into_iter().filter(|f| fields.contains(f)) {
@@ -160,6 +166,11 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
             dimension_sql(&mut b, dimension, &local_ts, &week_floor)
         ));
         if with_visits {
+            let dimension = if by_entry && *dimension == Dimension::Event(EventField::Page) {
+                &Dimension::Visit(VisitField::EntryPage)
+            } else {
+                dimension
+            };
             visit_dims.push(format!(
                 "{} AS d{i}",
                 dimension_sql(&mut b, dimension, &local_started, &week_floor)
@@ -234,13 +245,27 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         "coalesce(em.events, 0)",
     ];
     if with_visits {
+        // The visits the metrics are over: those with a matching event, or (by entry page) those
+        // with an event matching the filter read with entry pages for pages.
+        let visits_of = if by_entry {
+            let entry_filter = match &query.filter {
+                Some(filter) => filter_sql(&mut b, &filter.pages_as_entry_pages()),
+                None => "true".to_owned(),
+            };
+            sql.push_str(&format!(
+                ", ms AS (SELECT session_id FROM ev JOIN v USING (session_id) WHERE {entry_filter})"
+            ));
+            "ms"
+        } else {
+            "m"
+        };
         sql.push_str(&format!(
             ", sm AS (\
                SELECT {visit_dims}count(*) AS sessions, \
                  count(*) FILTER (WHERE visit_pageviews = 1 AND interactions = 0) AS bounced, \
                  CAST(coalesce(sum(duration_us), 0) AS BIGINT) AS duration_us, \
                  CAST(coalesce(sum(visit_pageviews), 0) AS BIGINT) AS visit_pageviews \
-               FROM v WHERE session_id IN (SELECT session_id FROM m) GROUP BY ALL)",
+               FROM v WHERE session_id IN (SELECT session_id FROM {visits_of}) GROUP BY ALL)",
             visit_dims = select_dims(&visit_dims),
         ));
         from.push_str(&format!("{}sm{}", join_on("FULL OUTER JOIN"), using));
