@@ -199,36 +199,6 @@ struct Group {
     scroll: BTreeMap<(u64, String), u8>,
 }
 
-fn mentions_page(f: &Filter) -> bool {
-    match f {
-        Filter::And(parts) | Filter::Or(parts) => parts.iter().any(mentions_page),
-        Filter::Not(inner) => mentions_page(inner),
-        Filter::Condition { dimension, .. } => *dimension == Dimension::Event(EventField::Page),
-    }
-}
-
-fn entry_pages(f: &Filter) -> Filter {
-    match f {
-        Filter::And(parts) => Filter::And(parts.iter().map(entry_pages).collect()),
-        Filter::Or(parts) => Filter::Or(parts.iter().map(entry_pages).collect()),
-        Filter::Not(inner) => Filter::Not(Box::new(entry_pages(inner))),
-        Filter::Condition {
-            operator,
-            dimension,
-            clauses,
-            case_sensitive,
-        } => Filter::Condition {
-            operator: *operator,
-            dimension: match dimension {
-                Dimension::Event(EventField::Page) => Dimension::Visit(VisitField::EntryPage),
-                d => d.clone(),
-            },
-            clauses: clauses.clone(),
-            case_sensitive: *case_sensitive,
-        },
-    }
-}
-
 fn round_to(x: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (x * scale).round() / scale
@@ -280,9 +250,9 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
         // By page, a visit belongs to the page it entered on: `event:page` in the filter and the
         // dimensions reads as the entry page.
         let by_entry = q.dimensions.contains(&Dimension::Event(EventField::Page))
-            || q.filter.as_ref().is_some_and(mentions_page);
+            || q.filter.as_ref().is_some_and(Filter::mentions_page);
         let session_filter = if by_entry {
-            q.filter.as_ref().map(entry_pages)
+            q.filter.as_ref().map(Filter::pages_as_entry_pages)
         } else {
             q.filter.clone()
         };
