@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use duckdb::types::{TimeUnit, Value};
 
 use super::model::{
-    Dimension, EventField, Filter, Operator, Query, TimeBucket, VisitField, NO_PROP,
+    Dimension, EventField, Filter, Metric, Operator, Query, TimeBucket, VisitField, NO_PROP,
 };
 use super::period::offset_steps;
 
@@ -210,12 +210,26 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
            FROM events WHERE {scope}), \
          {visits}\
          em AS (\
-           SELECT {event_dims}count(DISTINCT visitor_id) AS visitors, \
-             count(DISTINCT session_id) AS visits, \
+           SELECT {event_dims}{visitor_count} AS visitors, {visit_count} AS visits, \
              count(*) FILTER (WHERE name = 'pageview') AS pageviews, \
              count(*) FILTER (WHERE name <> 'engagement') AS events{engaged} \
            FROM m GROUP BY ALL)",
         event_dims = select_dims(&event_dims),
+        // Distinct counts are most of a query's cost: only those asked for are made.
+        visitor_count = if query
+            .metrics
+            .iter()
+            .any(|m| matches!(m, Metric::Visitors | Metric::Percentage))
+        {
+            "count(DISTINCT visitor_id)"
+        } else {
+            "0"
+        },
+        visit_count = if query.metrics.contains(&Metric::Visits) {
+            "count(DISTINCT session_id)"
+        } else {
+            "0"
+        },
         engaged = if with_pages {
             ", CAST(coalesce(sum(engaged_ms) FILTER (WHERE name = 'engagement'), 0) AS BIGINT) \
                AS engaged_ms, \
@@ -302,9 +316,14 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     } else {
         columns.extend(["0", "0", "0", "0"]);
     }
+    let labels: Vec<String> = dimensions
+        .iter()
+        .zip(&dim_names)
+        .map(|(dimension, name)| label_sql(dimension, name))
+        .collect();
     sql.push_str(&format!(
         " SELECT {}{} FROM {from}",
-        select_dims(&dim_names),
+        select_dims(&labels),
         columns.join(", ")
     ));
     Statement {
@@ -335,15 +354,13 @@ fn dimension_sql(b: &mut Builder, dimension: &Dimension, local: &str, week_floor
                 )
             }
         }
+        // A bucket is grouped as the timestamp it starts at, and written out as text only in the
+        // final projection ([`label_sql`]): formatting every row costs more than the grouping.
         Dimension::Time(bucket) => match bucket {
-            TimeBucket::Hour => {
-                format!("strftime(date_trunc('hour', {local}), '%Y-%m-%d %H:00:00')")
-            }
-            TimeBucket::Day => format!("strftime({local}, '%Y-%m-%d')"),
-            TimeBucket::Week => {
-                format!("strftime(greatest(date_trunc('week', {local}), {week_floor}), '%Y-%m-%d')")
-            }
-            TimeBucket::Month => format!("strftime(date_trunc('month', {local}), '%Y-%m-%d')"),
+            TimeBucket::Hour => format!("date_trunc('hour', {local})"),
+            TimeBucket::Day => format!("date_trunc('day', {local})"),
+            TimeBucket::Week => format!("greatest(date_trunc('week', {local}), {week_floor})"),
+            TimeBucket::Month => format!("date_trunc('month', {local})"),
         },
     }
 }
@@ -447,6 +464,15 @@ fn channel_sql(b: &mut Builder) -> String {
     let direct = b.text(Channel::Direct.as_str());
     case.push_str(&format!(" ELSE {direct} END"));
     case
+}
+
+/// A grouped dimension column as the text it is answered as: time buckets are formatted here.
+fn label_sql(dimension: &Dimension, column: &str) -> String {
+    match dimension {
+        Dimension::Time(TimeBucket::Hour) => format!("strftime({column}, '%Y-%m-%d %H:00:00')"),
+        Dimension::Time(_) => format!("strftime({column}, '%Y-%m-%d')"),
+        _ => column.to_owned(),
+    }
 }
 
 /// The local time of a UTC timestamp column, from the zone's offsets over the period.
