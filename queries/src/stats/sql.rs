@@ -92,6 +92,8 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     if let Some(filter) = &query.filter {
         visit_fields(filter, &mut fields);
     }
+    // Events need their visit's columns only when dimensions or the filter read them.
+    let joined = !fields.is_empty();
     let by_entry = with_visits && query.visits_by_entry_page();
     if by_entry {
         fields.push(VisitField::EntryPage);
@@ -186,8 +188,13 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         }
     };
 
+    let matching = if joined {
+        format!("m AS (SELECT * FROM ev JOIN v USING (session_id) WHERE {filter}), ")
+    } else {
+        format!("m AS (SELECT * FROM ev WHERE {filter}), ")
+    };
     let visits = if visit_columns.is_empty() {
-        "m AS (SELECT * FROM ev WHERE {filter}), ".replace("{filter}", &filter)
+        matching
     } else {
         let grouped = format!(
             "SELECT session_id, {columns} FROM events WHERE {scope} GROUP BY session_id",
@@ -197,10 +204,7 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
             Some(channel) => format!("SELECT *, {channel} AS channel FROM ({grouped})"),
             None => grouped,
         };
-        format!(
-            "v AS ({grouped}), \
-             m AS (SELECT * FROM ev JOIN v USING (session_id) WHERE {filter}), "
-        )
+        format!("v AS ({grouped}), {matching}")
     };
     let with_pages = query.metrics.iter().any(|m| m.is_page_metric());
     let mut sql = format!(
@@ -261,17 +265,18 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     if with_visits {
         // The visits the metrics are over: those with a matching event, or (by entry page) those
         // with an event matching the filter read with entry pages for pages.
-        let visits_of = if by_entry {
-            let entry_filter = match &query.filter {
-                Some(filter) => filter_sql(&mut b, &filter.pages_as_entry_pages()),
-                None => "true".to_owned(),
-            };
-            sql.push_str(&format!(
-                ", ms AS (SELECT session_id FROM ev JOIN v USING (session_id) WHERE {entry_filter})"
-            ));
-            "ms"
-        } else {
-            "m"
+        // Without a filter, that is every visit.
+        let visits_of = match &query.filter {
+            None => String::new(),
+            Some(filter) if by_entry => {
+                let entry_filter = filter_sql(&mut b, &filter.pages_as_entry_pages());
+                sql.push_str(&format!(
+                    ", ms AS (SELECT session_id FROM ev JOIN v USING (session_id) \
+                     WHERE {entry_filter})"
+                ));
+                " WHERE session_id IN (SELECT session_id FROM ms)".to_owned()
+            }
+            Some(_) => " WHERE session_id IN (SELECT session_id FROM m)".to_owned(),
         };
         sql.push_str(&format!(
             ", sm AS (\
@@ -279,7 +284,7 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
                  count(*) FILTER (WHERE visit_pageviews = 1 AND interactions = 0) AS bounced, \
                  CAST(coalesce(sum(duration_us), 0) AS BIGINT) AS duration_us, \
                  CAST(coalesce(sum(visit_pageviews), 0) AS BIGINT) AS visit_pageviews \
-               FROM v WHERE session_id IN (SELECT session_id FROM {visits_of}) GROUP BY ALL)",
+               FROM v{visits_of} GROUP BY ALL)",
             visit_dims = select_dims(&visit_dims),
         ));
         from.push_str(&format!("{}sm{}", join_on("FULL OUTER JOIN"), using));
