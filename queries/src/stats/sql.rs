@@ -8,10 +8,12 @@
 //!   and exit page from its first and last pageview), its start, length, pageviews, and
 //!   interactions (interactive events besides pageviews and engagement reports). Only the
 //!   columns the query reads are computed, and `v` not at all when it reads none.
-//! - `m`: the events that match the filter, each with its visit's attributes.
+//! - `m`: the events that match the filter, each with its visit's attributes when the
+//!   dimensions or the filter read them (the join is skipped otherwise).
 //! - `em`: event metrics per group of matching events.
-//! - `sm`: visit metrics per group of visits with a matching event (only when asked for), where
-//!   a visit falls in the time bucket it started in.
+//! - `sm`: visit metrics per group of visits with a matching event (every visit when there is
+//!   no filter; only when asked for), where a visit falls in the time bucket it started in and,
+//!   by page, under the page it entered on.
 //! - `sd`, `sg`: page metrics (only when asked for): the deepest scroll of each visit on each
 //!   page, from the matching engagement reports, summed per group.
 //!
