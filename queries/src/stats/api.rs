@@ -499,19 +499,6 @@ fn parse_filter(
     }
 }
 
-fn patterns(filter: &Filter, out: &mut Vec<String>) {
-    match filter {
-        Filter::And(parts) | Filter::Or(parts) => parts.iter().for_each(|p| patterns(p, out)),
-        Filter::Not(inner) => patterns(inner, out),
-        Filter::Condition {
-            operator: Operator::Matches | Operator::MatchesNot,
-            clauses,
-            ..
-        } => out.extend(clauses.iter().cloned()),
-        Filter::Condition { .. } => {}
-    }
-}
-
 fn backticked<T>(items: &[T], name: impl Fn(&T) -> String) -> String {
     items
         .iter()
@@ -625,10 +612,13 @@ impl Request {
             });
         }
 
-        let mut found_patterns = Vec::new();
-        if let Some(filter) = &self.filter {
-            patterns(filter, &mut found_patterns);
-        }
+        let found_patterns: Vec<String> = self
+            .filter
+            .iter()
+            .flat_map(Filter::conditions)
+            .filter(|c| matches!(c.operator, Operator::Matches | Operator::MatchesNot))
+            .flat_map(|c| c.clauses.iter().cloned())
+            .collect();
         let query = Query {
             site: self.site_id.clone(),
             timezone,
@@ -661,12 +651,6 @@ impl Request {
 
     /// The query as it was run, in the request's own shape: a body that asks the same again.
     fn echo(&self, query: &Query) -> Value {
-        let instant = |t: DateTime<Utc>| {
-            t.with_timezone(&query.timezone)
-                .format("%Y-%m-%dT%H:%M:%S%:z")
-                .to_string()
-        };
-        let last = query.period.to - chrono::Duration::seconds(1);
         let order: Vec<Value> = query
             .order
             .iter()
@@ -694,7 +678,7 @@ impl Request {
         json!({
             "site_id": query.site,
             "metrics": query.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
-            "date_range": [instant(query.period.from), instant(last.max(query.period.from))],
+            "date_range": date_range_echo(query),
             "filters": self.filters_json,
             "dimensions": query.dimensions.iter().map(Dimension::name).collect::<Vec<_>>(),
             "order_by": order,
@@ -799,15 +783,7 @@ impl Planned {
                 "change": change,
             });
         }
-        let instant = |t: DateTime<Utc>| {
-            t.with_timezone(&compared.timezone)
-                .format("%Y-%m-%dT%H:%M:%S%:z")
-                .to_string()
-        };
-        answer["meta"]["comparison_date_range"] = json!([
-            instant(compared.period.from),
-            instant(compared.period.to - chrono::Duration::seconds(1))
-        ]);
+        answer["meta"]["comparison_date_range"] = date_range_echo(compared);
     }
 
     /// The answer: `results`, `meta` and the echoed `query`, in Plausible's shapes.
@@ -840,6 +816,17 @@ impl Planned {
         }
         json!({"results": results, "meta": meta, "query": self.echo})
     }
+}
+
+/// A query's period as Plausible echoes it: first and last second, in the site's zone.
+fn date_range_echo(query: &Query) -> Value {
+    let instant = |t: DateTime<Utc>| {
+        t.with_timezone(&query.timezone)
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+    };
+    let last = (query.period.to - chrono::Duration::seconds(1)).max(query.period.from);
+    json!([instant(query.period.from), instant(last)])
 }
 
 fn metric_json(value: &MetricValue) -> Value {

@@ -313,14 +313,43 @@ pub enum Filter {
     Not(Box<Filter>),
 }
 
+/// One condition of a filter tree, wherever it sits in it.
+#[derive(Debug, Clone, Copy)]
+pub struct ConditionRef<'a> {
+    pub operator: Operator,
+    pub dimension: &'a Dimension,
+    pub clauses: &'a [String],
+}
+
 impl Filter {
+    /// Every condition of the tree, in order.
+    pub fn conditions(&self) -> Vec<ConditionRef<'_>> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(filter) = stack.pop() {
+            match filter {
+                Filter::And(parts) | Filter::Or(parts) => stack.extend(parts.iter().rev()),
+                Filter::Not(inner) => stack.push(inner),
+                Filter::Condition {
+                    operator,
+                    dimension,
+                    clauses,
+                    ..
+                } => out.push(ConditionRef {
+                    operator: *operator,
+                    dimension,
+                    clauses,
+                }),
+            }
+        }
+        out
+    }
+
     /// Whether any condition is on `event:page`.
     pub fn mentions_page(&self) -> bool {
-        match self {
-            Filter::And(parts) | Filter::Or(parts) => parts.iter().any(Filter::mentions_page),
-            Filter::Not(inner) => inner.mentions_page(),
-            Filter::Condition { dimension, .. } => *dimension == Dimension::Event(EventField::Page),
-        }
+        self.conditions()
+            .iter()
+            .any(|c| *c.dimension == Dimension::Event(EventField::Page))
     }
 
     /// The same filter with conditions on `event:page` read as conditions on the visit's entry

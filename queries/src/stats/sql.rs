@@ -92,7 +92,11 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         }
     }
     if let Some(filter) = &query.filter {
-        visit_fields(filter, &mut fields);
+        for condition in filter.conditions() {
+            if let Dimension::Visit(field) = condition.dimension {
+                fields.push(*field);
+            }
+        }
     }
     // Events need their visit's columns only when dimensions or the filter read them.
     let joined = !fields.is_empty();
@@ -142,13 +146,18 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     // they are bound only when a bucket is asked for.
     let bucketed = dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
     let weekly = dimensions.contains(&Dimension::Time(TimeBucket::Week));
+    let steps = if bucketed {
+        offset_steps(query.timezone, &query.period)
+    } else {
+        Vec::new()
+    };
     let local_ts = if bucketed {
-        local_time_sql(&mut b, query, "ts")
+        local_time_sql(&mut b, &steps, "ts")
     } else {
         String::new()
     };
     let local_started = if bucketed && with_visits {
-        local_time_sql(&mut b, query, "started")
+        local_time_sql(&mut b, &steps, "started")
     } else {
         String::new()
     };
@@ -482,9 +491,9 @@ fn label_sql(dimension: &Dimension, column: &str) -> String {
     }
 }
 
-/// The local time of a UTC timestamp column, from the zone's offsets over the period.
-fn local_time_sql(b: &mut Builder, query: &Query, column: &str) -> String {
-    let steps = offset_steps(query.timezone, &query.period);
+/// The local time of a UTC timestamp column, from the zone's offsets over the period
+/// ([`offset_steps`]).
+fn local_time_sql(b: &mut Builder, steps: &[(DateTime<Utc>, i32)], column: &str) -> String {
     let offset =
         |b: &mut Builder, seconds: i32| b.bind(Value::BigInt(i64::from(seconds) * 1_000_000));
     let mut case = String::new();
@@ -555,19 +564,6 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
                 matched
             }
         }
-    }
-}
-
-/// The visit fields a filter reads.
-fn visit_fields(filter: &Filter, out: &mut Vec<VisitField>) {
-    match filter {
-        Filter::And(parts) | Filter::Or(parts) => parts.iter().for_each(|p| visit_fields(p, out)),
-        Filter::Not(inner) => visit_fields(inner, out),
-        Filter::Condition {
-            dimension: Dimension::Visit(field),
-            ..
-        } => out.push(*field),
-        Filter::Condition { .. } => {}
     }
 }
 
