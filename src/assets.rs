@@ -7,14 +7,16 @@
 
 use std::io::Write;
 
+use axum::body::Bytes;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// One asset: its bytes as they are, gzip'd and brotli'd, and what to say about them.
+/// One asset: its bytes as they are, gzip'd and brotli'd (shared, so a response copies none of
+/// them), and what to say about them.
 pub struct Asset {
-    identity: &'static [u8],
-    gzip: Vec<u8>,
-    brotli: Vec<u8>,
+    identity: Bytes,
+    gzip: Bytes,
+    brotli: Bytes,
     content_type: &'static str,
     /// Weak: the encodings are different bytes of the same content.
     etag: HeaderValue,
@@ -45,9 +47,9 @@ impl Asset {
             writer.write_all(bytes).expect("writing to memory");
         }
         Asset {
-            identity: bytes,
-            gzip: gzip.finish().expect("writing to memory"),
-            brotli,
+            identity: Bytes::from_static(bytes),
+            gzip: Bytes::from(gzip.finish().expect("writing to memory")),
+            brotli: Bytes::from(brotli),
             content_type,
             etag: HeaderValue::from_static(etag),
             cache_control,
@@ -84,7 +86,7 @@ impl Asset {
                 headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 self.gzip.clone()
             }
-            Coding::Identity => self.identity.to_vec(),
+            Coding::Identity => self.identity.clone(),
         };
         (headers, body).into_response()
     }
