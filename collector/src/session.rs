@@ -4,10 +4,15 @@
 //! first event after it finds the session under yesterday's id and moves it to today's, so the
 //! session id stays and the visit is not split; every event still carries today's visitor id,
 //! which keeps daily visitor counts exact.
+//!
+//! A visit crosses at most one midnight: it ends when the day after the one it started on ends.
+//! So a visit started on day D lies within D and D + 1, and a query (or a daily rollup) finds
+//! all of a visit's events by reading one day either side of the days it asks about. A visit
+//! that long is a screen left open, not a person reading.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use parking_lot::Mutex;
 
 use crate::visitor::VisitorIds;
@@ -16,6 +21,8 @@ use crate::visitor::VisitorIds;
 struct Session {
     id: u64,
     last_seen: DateTime<Utc>,
+    /// The UTC day the visit started on: it may go on through the next day, not beyond.
+    started: NaiveDate,
 }
 
 /// Shards keep the lock of one visitor's lookup from blocking another's.
@@ -58,12 +65,13 @@ impl Sessions {
         let mut shard = self.shard(ids.current).lock();
         let session = match shard.get(&ids.current).copied().or(carried) {
             Some(s) if self.is_live(&s, now) => Session {
-                id: s.id,
                 last_seen: now.max(s.last_seen),
+                ..s
             },
             _ if may_start => Session {
                 id: new_session_id(),
                 last_seen: now,
+                started: now.date_naive(),
             },
             _ => return None,
         };
@@ -95,6 +103,7 @@ impl Sessions {
 
     fn is_live(&self, session: &Session, now: DateTime<Utc>) -> bool {
         now - session.last_seen < self.timeout
+            && now.date_naive() <= session.started + Duration::days(1)
     }
 
     fn shard(&self, visitor: u64) -> &Mutex<HashMap<u64, Session>> {
@@ -180,6 +189,35 @@ mod tests {
             "moved to today's id"
         );
         assert_eq!(sessions.len(), 1);
+    }
+
+    #[test]
+    fn a_visit_ends_with_the_day_after_it_started() {
+        let sessions = Sessions::new(Duration::minutes(30));
+        let mut at = t(23, 50);
+        let mut id = 20;
+        let visit = sessions.session_for(ids(id), at);
+        // An event every 20 minutes, through the next day and its midnight.
+        loop {
+            at += Duration::minutes(20);
+            let previous = id;
+            if at.date_naive() != (at - Duration::minutes(20)).date_naive() {
+                id += 1;
+            }
+            let got = sessions.session_for(
+                VisitorIds {
+                    current: id,
+                    previous: Some(previous),
+                },
+                at,
+            );
+            if at.date_naive() <= t(0, 0).date_naive() + Duration::days(1) {
+                assert_eq!(got, visit, "still the same visit at {at}");
+            } else {
+                assert_ne!(got, visit, "a new visit after the second midnight");
+                break;
+            }
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ use proptest::test_runner::{Config, TestRunner};
 // ---------------------------------------------------------------------------------------------
 // The reference.
 
-/// A visit, from all of its events in the period.
+/// A visit, from all of its events: a visit counts whole, wherever the period cuts it.
 struct Visit<'a> {
     first: &'a Event,
     entry_page: String,
@@ -205,11 +205,13 @@ fn round_to(x: f64, decimals: i32) -> f64 {
 }
 
 fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
-    let events: Vec<&Event> = all
+    let site_events: Vec<&Event> = all.iter().filter(|e| e.site.as_str() == q.site).collect();
+    let visits = visits(&site_events);
+    let events: Vec<&Event> = site_events
         .iter()
-        .filter(|e| e.site.as_str() == q.site && e.ts >= q.period.from && e.ts < q.period.to)
+        .copied()
+        .filter(|e| e.ts >= q.period.from && e.ts < q.period.to)
         .collect();
-    let visits = visits(&events);
     let matching: Vec<&Event> = events
         .iter()
         .copied()
@@ -246,7 +248,11 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
             }
         }
     }
-    if q.metrics.iter().any(|m| m.is_session_metric()) {
+    let whole_visits = !q.dimensions.iter().any(Dimension::is_event_dimension);
+    if q.metrics
+        .iter()
+        .any(|m| m.is_session_metric() || (*m == Metric::Visits && whole_visits))
+    {
         // By page, a visit belongs to the page it entered on: `event:page` in the filter and the
         // dimensions reads as the entry page.
         let by_entry = q.dimensions.contains(&Dimension::Event(EventField::Page))
@@ -256,12 +262,14 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
         } else {
             q.filter.clone()
         };
-        let matched: BTreeSet<u64> = events
+        // Visits that started in the period, with a matching event anywhere in them.
+        let matched: BTreeSet<u64> = site_events
             .iter()
             .filter(|e| {
-                session_filter
-                    .as_ref()
-                    .is_none_or(|f| holds(q, f, e, &visits[&e.session_id]))
+                let v = &visits[&e.session_id];
+                v.started >= q.period.from
+                    && v.started < q.period.to
+                    && session_filter.as_ref().is_none_or(|f| holds(q, f, e, v))
             })
             .map(|e| e.session_id)
             .collect();
@@ -293,6 +301,7 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
                 .iter()
                 .map(|m| match m {
                     Metric::Visitors => MetricValue::Int(g.visitors.len() as u64),
+                    Metric::Visits if whole_visits => MetricValue::Int(g.sessions),
                     Metric::Visits => MetricValue::Int(g.visits.len() as u64),
                     Metric::Pageviews => MetricValue::Int(g.pageviews),
                     Metric::Events => MetricValue::Int(g.events),

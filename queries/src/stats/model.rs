@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 pub enum Metric {
     /// Distinct visitor ids among the matching events.
     Visitors,
-    /// Distinct visits (sessions) with a matching event.
+    /// Visits with a matching event. Split by event dimensions (a page, an event name), the
+    /// visits with a matching event in the period; otherwise the visits that started in the
+    /// period, as the other visit metrics count them (see [`Query::visits_are_whole`]).
     Visits,
     /// Matching pageviews.
     Pageviews,
@@ -403,6 +405,25 @@ pub struct Order {
 }
 
 impl Query {
+    /// Whether the `visits` metric counts whole visits by when they started (as bounce rate and
+    /// visit duration do), rather than the visits seen among the matching events: it does
+    /// unless the query splits by an event dimension, where one visit shows under each page it
+    /// viewed.
+    ///
+    /// Visit metrics count a visit in the period (and time bucket) it started in, with all of its
+    /// events, so that counts over days add up: a visit crossing midnight is one visit of the
+    /// day it started, never one of each day.
+    pub fn visits_are_whole(&self, dimensions: &[Dimension]) -> bool {
+        !dimensions.iter().any(Dimension::is_event_dimension)
+    }
+
+    /// Whether answering needs the whole visits (for their metrics), not only the events.
+    pub fn needs_whole_visits(&self, dimensions: &[Dimension]) -> bool {
+        self.metrics.iter().any(|m| {
+            m.is_session_metric() || (*m == Metric::Visits && self.visits_are_whole(dimensions))
+        })
+    }
+
     /// Whether visit metrics go by entry page: when pages are asked for (an `event:page`
     /// dimension or filter), a visit belongs to the page it entered on, as Plausible counts the
     /// bounce rate and visit duration of a page.

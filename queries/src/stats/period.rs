@@ -217,6 +217,22 @@ pub fn offset_steps(tz: Tz, period: &Period) -> Vec<(DateTime<Utc>, i32)> {
     steps
 }
 
+/// The UTC midnight at or before an instant: where its visitor ids' day (and salt) began.
+pub fn utc_day_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.date_naive().and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// Where all the events lie of the visits that touch a period: a visit lasts at most through
+/// the UTC day after the one it started on (the collector ends it there), so from the day before
+/// the period's first UTC day to the end of the day after its last.
+pub fn visit_window(period: &Period) -> Period {
+    let last = period.to.max(period.from + Duration::microseconds(1)) - Duration::microseconds(1);
+    Period {
+        from: utc_day_start(period.from) - Duration::days(1),
+        to: utc_day_start(last) + Duration::days(2),
+    }
+}
+
 /// The local time of an instant, as the bucket expressions in SQL compute it.
 pub fn local_time(tz: Tz, t: DateTime<Utc>) -> NaiveDateTime {
     t.with_timezone(&tz).naive_local()
@@ -232,6 +248,16 @@ mod tests {
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_visit_window_adds_a_day_before_and_two_after() {
+        let window = visit_window(&Period {
+            from: utc("2026-03-10T05:00:00Z"),
+            to: utc("2026-03-12T00:00:00Z"),
+        });
+        assert_eq!(window.from, utc("2026-03-09T00:00:00Z"));
+        assert_eq!(window.to, utc("2026-03-13T00:00:00Z"));
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub struct Counts {
     pub visits: u64,
     pub pageviews: u64,
     pub events: u64,
-    /// Visits with a matching event, counted as whole visits (for visit metrics).
+    /// Visits that started in the period with a matching event, counted whole (for visit
+    /// metrics).
     pub sessions: u64,
     pub bounced: u64,
     pub duration_us: u64,
@@ -121,8 +122,13 @@ pub fn metric_value(metric: Metric, c: &Counts, total_visitors: u64) -> MetricVa
 
 /// Runs a validated query.
 pub fn run(conn: &Connection, query: &Query) -> Result<QueryResult, QueryError> {
-    let with_visits = query.metrics.iter().any(|m| m.is_session_metric());
-    let groups = counts(conn, query, &query.dimensions, with_visits)?;
+    let with_visits = query.needs_whole_visits(&query.dimensions);
+    let mut groups = counts(conn, query, &query.dimensions, with_visits)?;
+    if query.visits_are_whole(&query.dimensions) {
+        for (_, c) in &mut groups {
+            c.visits = c.sessions;
+        }
+    }
     let total_visitors = if query.metrics.contains(&Metric::Percentage) {
         if query.dimensions.is_empty() {
             groups.first().map_or(0, |(_, c)| c.visitors)

@@ -4,16 +4,21 @@
 //!
 //! One statement answers a query. Its relations:
 //! - `ev`: the site's events in the period.
-//! - `v`: its visits, one row each, with the attributes of the visit's first event (entry page
-//!   and exit page from its first and last pageview), its start, length, pageviews, and
-//!   interactions (interactive events besides pageviews and engagement reports). Only the
-//!   columns the query reads are computed, and `v` not at all when it reads none.
+//! - `v`: the visits whose events are in the period or which started in it, one row each, whole:
+//!   read from the visit window ([`visit_window`]), which holds every event of such a visit.
+//!   A visit has the attributes of its first event (entry page and exit page from its first and
+//!   last pageview), its start, length, pageviews, and interactions (interactive events besides
+//!   pageviews and engagement reports). Only the columns the query reads are computed, and `v`
+//!   not at all when it reads none.
 //! - `m`: the events that match the filter, each with its visit's attributes when the
 //!   dimensions or the filter read them (the join is skipped otherwise).
 //! - `em`: event metrics per group of matching events.
-//! - `sm`: visit metrics per group of visits with a matching event (every visit when there is
-//!   no filter; only when asked for), where a visit falls in the time bucket it started in and,
-//!   by page, under the page it entered on.
+//! - `ew`, `ms`: the visit window's events, and the visits with a matching event among them
+//!   (only with a filter and visit metrics).
+//! - `sm`: visit metrics per group of the visits that started in the period with a matching
+//!   event (every one when there is no filter; only when asked for), where a visit falls in the
+//!   time bucket it started in and, by page, under the page it entered on. Counting a visit where
+//!   it started, whole, is what lets counts over days add up (see [`super::rollup`]).
 //! - `sd`, `sg`: page metrics (only when asked for): the deepest scroll of each visit on each
 //!   page, from the matching engagement reports, summed per group.
 //!
@@ -26,7 +31,7 @@ use duckdb::types::{TimeUnit, Value};
 use super::model::{
     Dimension, EventField, Filter, Metric, Operator, Query, TimeBucket, VisitField, NO_PROP,
 };
-use super::period::offset_steps;
+use super::period::{offset_steps, visit_window};
 
 /// SQL text and the values of its `$n` parameters, in order.
 #[derive(Debug, Clone)]
@@ -50,6 +55,10 @@ pub const COUNT_COLUMNS: [&str; 12] = [
     "scroll_sum",
     "scroll_pairs",
 ];
+
+/// The columns of the events relations `ev` and `ew`: none that a visit column is also named.
+const EVENT_COLUMNS: &str = "ts, name, path, hostname, visitor_id, session_id, interactive, \
+     props, engaged_ms, scroll_depth";
 
 struct Builder {
     params: Vec<Value>,
@@ -79,9 +88,8 @@ impl Builder {
 pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> Statement {
     let mut b = Builder { params: Vec::new() };
     let site = b.text(&query.site);
-    let from = b.instant(query.period.from);
-    let to = b.instant(query.period.to);
-    let scope = format!("site = {site} AND ts >= {from} AND ts < {to}");
+    let (period_from, period_to) = (b.instant(query.period.from), b.instant(query.period.to));
+    let scope = format!("site = {site} AND ts >= {period_from} AND ts < {period_to}");
 
     // Only the visit columns the query reads are computed, and visits not at all when it reads
     // none: most of a query's time goes into building them.
@@ -100,6 +108,11 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     }
     // Events need their visit's columns only when dimensions or the filter read them.
     let joined = !fields.is_empty();
+    let filter_reads_visits = query.filter.as_ref().is_some_and(|f| {
+        f.conditions()
+            .iter()
+            .any(|c| matches!(c.dimension, Dimension::Visit(_)))
+    });
     let by_entry = with_visits && query.visits_by_entry_page();
     if by_entry {
         fields.push(VisitField::EntryPage);
@@ -138,6 +151,15 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
                 .to_owned(),
         );
     }
+    // The visit window is bound only when visits are read: a parameter bound but not used is
+    // an error.
+    let window = if visit_columns.is_empty() {
+        String::new()
+    } else {
+        let window = visit_window(&query.period);
+        let (from, to) = (b.instant(window.from), b.instant(window.to));
+        format!("site = {site} AND ts >= {from} AND ts < {to}")
+    };
     let filter = match &query.filter {
         Some(filter) => filter_sql(&mut b, filter),
         None => "true".to_owned(),
@@ -208,7 +230,7 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         matching
     } else {
         let grouped = format!(
-            "SELECT session_id, {columns} FROM events WHERE {scope} GROUP BY session_id",
+            "SELECT session_id, {columns} FROM events WHERE {window} GROUP BY session_id",
             columns = visit_columns.join(", ")
         );
         let grouped = match &channel {
@@ -219,10 +241,7 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     };
     let with_pages = query.metrics.iter().any(|m| m.is_page_metric());
     let mut sql = format!(
-        "WITH ev AS (\
-           SELECT ts, name, path, hostname, visitor_id, session_id, interactive, props, \
-             engaged_ms, scroll_depth \
-           FROM events WHERE {scope}), \
+        "WITH ev AS (SELECT {EVENT_COLUMNS} FROM events WHERE {scope}), \
          {visits}\
          em AS (\
            SELECT {event_dims}{visitor_count} AS visitors, {visit_count} AS visits, \
@@ -240,11 +259,12 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         } else {
             "0"
         },
-        visit_count = if query.metrics.contains(&Metric::Visits) {
-            "count(DISTINCT session_id)"
-        } else {
-            "0"
-        },
+        visit_count =
+            if query.metrics.contains(&Metric::Visits) && !query.visits_are_whole(dimensions) {
+                "count(DISTINCT session_id)"
+            } else {
+                "0"
+            },
         engaged = if with_pages {
             ", CAST(coalesce(sum(engaged_ms) FILTER (WHERE name = 'engagement'), 0) AS BIGINT) \
                AS engaged_ms, \
@@ -274,20 +294,29 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         "coalesce(em.events, 0)",
     ];
     if with_visits {
-        // The visits the metrics are over: those with a matching event, or (by entry page) those
-        // with an event matching the filter read with entry pages for pages.
-        // Without a filter, that is every visit.
+        // The visits the metrics are over: those that started in the period with a matching
+        // event anywhere in the visit, or (by entry page) with an event matching the filter read
+        // with entry pages for pages. Without a filter, every visit that started in the period.
         let visits_of = match &query.filter {
             None => String::new(),
-            Some(filter) if by_entry => {
-                let entry_filter = filter_sql(&mut b, &filter.pages_as_entry_pages());
+            Some(filter) => {
+                let (visit_filter, join) = if by_entry {
+                    (filter.pages_as_entry_pages(), true)
+                } else {
+                    (filter.clone(), filter_reads_visits)
+                };
+                let visit_filter = filter_sql(&mut b, &visit_filter);
+                let join = if join {
+                    " JOIN v USING (session_id)"
+                } else {
+                    ""
+                };
                 sql.push_str(&format!(
-                    ", ms AS (SELECT session_id FROM ev JOIN v USING (session_id) \
-                     WHERE {entry_filter})"
+                    ", ew AS (SELECT {EVENT_COLUMNS} FROM events WHERE {window}), \
+                     ms AS (SELECT session_id FROM ew{join} WHERE {visit_filter})"
                 ));
-                " WHERE session_id IN (SELECT session_id FROM ms)".to_owned()
+                " AND session_id IN (SELECT session_id FROM ms)".to_owned()
             }
-            Some(_) => " WHERE session_id IN (SELECT session_id FROM m)".to_owned(),
         };
         sql.push_str(&format!(
             ", sm AS (\
@@ -295,7 +324,8 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
                  count(*) FILTER (WHERE visit_pageviews = 1 AND interactions = 0) AS bounced, \
                  CAST(coalesce(sum(duration_us), 0) AS BIGINT) AS duration_us, \
                  CAST(coalesce(sum(visit_pageviews), 0) AS BIGINT) AS visit_pageviews \
-               FROM v{visits_of} GROUP BY ALL)",
+               FROM v WHERE started >= {period_from} AND started < {period_to}{visits_of} \
+               GROUP BY ALL)",
             visit_dims = select_dims(&visit_dims),
         ));
         from.push_str(&format!("{}sm{}", join_on("FULL OUTER JOIN"), using));
