@@ -7,6 +7,7 @@ use footfall_collector::clock::{Clock, SystemClock};
 use footfall_collector::geo::GeoDb;
 use footfall_collector::sites::{Site, SiteSettings};
 use footfall_collector::{Collector, SiteDomain};
+use footfall_queries::stats::rollup;
 use footfall_queries::{sites, DuckDbSink, Store, Writer};
 
 use crate::api_keys::ApiLimiter;
@@ -19,6 +20,8 @@ pub struct App {
     pub api_limiter: ApiLimiter,
     pub collector: Arc<Collector>,
     pub writer: Writer,
+    /// Rolls up each day once it closes, so queries over long periods stay fast.
+    pub rollups: rollup::Keeper,
     pub store: Arc<Store>,
 }
 
@@ -44,14 +47,20 @@ impl App {
         if !geo.is_configured() {
             tracing::info!("no GeoIP database configured: countries will be unknown (see README, \"Locations\")");
         }
-        let collector = Arc::new(Collector::new(settings.collector.clone(), geo, clock));
+        let collector = Arc::new(Collector::new(
+            settings.collector.clone(),
+            geo,
+            clock.clone(),
+        ));
         load_sites(&settings, &store, &collector)?;
         if collector.sites().is_empty() {
             tracing::warn!("no sites registered: every event will be dropped until you run `footfall site add DOMAIN`");
         }
         let sink = Box::new(DuckDbSink::new(store.connection()?));
         let writer = Writer::spawn(sink, collector.clone(), settings.writer.clone());
+        let rollups = rollup::Keeper::spawn(store.connection()?, clock);
         Ok(Arc::new(App {
+            rollups,
             api_limiter: ApiLimiter::new(settings.api_requests_per_hour),
             settings,
             collector,

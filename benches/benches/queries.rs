@@ -12,7 +12,7 @@ use std::time::Instant;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use footfall_queries::sample::{self, SampleSpec};
-use footfall_queries::stats::api;
+use footfall_queries::stats::{api, rollup};
 use footfall_queries::{Connection, Store, StoreOptions};
 use serde_json::{json, Value};
 
@@ -94,13 +94,17 @@ fn queries() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// The bench's "now": the day after the last day of traffic.
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap()
+}
+
 fn answer(conn: &Connection, body: &Value) -> Value {
     let mut body = body.clone();
     body["site_id"] = json!("bench.test");
-    let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
     api::parse(&body)
         .unwrap()
-        .plan(chrono_tz::Tz::UTC, now, None)
+        .plan(chrono_tz::Tz::UTC, now(), None)
         .unwrap()
         .answer(conn)
         .unwrap()
@@ -114,17 +118,38 @@ fn benches(c: &mut Criterion) {
     {
         let store = store(size);
         let conn = store.connection().unwrap();
-        let mut group = c.benchmark_group(format!("queries_{size}"));
-        group.sample_size(10);
-        for (name, body) in queries() {
-            let first = answer(&conn, &body);
-            assert!(
-                !first["results"].as_array().unwrap().is_empty(),
-                "{name} finds rows"
-            );
-            group.bench_function(name, |b| b.iter(|| answer(&conn, &body)));
+        // First counted from the events alone, then with the daily rollups the server keeps
+        // (every day but the last, which is not closed yet at the bench's "now"), in one run.
+        rollup::reset(&conn).unwrap();
+        let mut answers = Vec::new();
+        for rolled in [false, true] {
+            if rolled {
+                let started = Instant::now();
+                let steps = rollup::catch_up(&conn, now()).unwrap();
+                eprintln!(
+                    "rolled up {} steps of {size} events in {:.1?}",
+                    steps.len(),
+                    started.elapsed()
+                );
+            }
+            let label = if rolled { "rollups" } else { "events" };
+            let mut group = c.benchmark_group(format!("queries_{size}_{label}"));
+            group.sample_size(10);
+            for (i, (name, body)) in queries().into_iter().enumerate() {
+                let first = answer(&conn, &body);
+                assert!(
+                    !first["results"].as_array().unwrap().is_empty(),
+                    "{name} finds rows"
+                );
+                if rolled {
+                    assert_eq!(first, answers[i], "{name}: the same answer from rollups");
+                } else {
+                    answers.push(first);
+                }
+                group.bench_function(name, |b| b.iter(|| answer(&conn, &body)));
+            }
+            group.finish();
         }
-        group.finish();
     }
 }
 

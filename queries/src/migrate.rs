@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "api_keys",
         sql: include_str!("../migrations/0004_api_keys.sql"),
     },
+    Migration {
+        version: 5,
+        name: "rollups",
+        sql: include_str!("../migrations/0005_rollups.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -14,7 +14,7 @@ use footfall_collector::Event;
 use footfall_queries::sample::{self, SampleSpec};
 use footfall_queries::stats::model::{Order, OrderKey, Period};
 use footfall_queries::stats::{
-    run, Dimension, EventField, Filter, Metric, MetricValue, Operator, Query, ResultRow,
+    rollup, run, Dimension, EventField, Filter, Metric, MetricValue, Operator, Query, ResultRow,
     TimeBucket, VisitField,
 };
 use footfall_queries::{Store, StoreOptions};
@@ -513,7 +513,13 @@ fn filter() -> impl Strategy<Value = Filter> {
     })
 }
 
-fn query(sites: Vec<String>, first_day: NaiveDate, days: i64) -> impl Strategy<Value = Query> {
+/// Random queries over the sites and days; `filtered`: the share of them with a filter.
+fn query(
+    sites: Vec<String>,
+    first_day: NaiveDate,
+    days: i64,
+    filtered: f64,
+) -> impl Strategy<Value = Query> {
     let sites = {
         let mut s = sites;
         s.push("unknown.test".into());
@@ -526,7 +532,7 @@ fn query(sites: Vec<String>, first_day: NaiveDate, days: i64) -> impl Strategy<V
         1..days + 2,
         prop::sample::subsequence(Metric::ALL.to_vec(), 1..5),
         prop::collection::vec(dimension(), 0..3),
-        prop::option::weighted(0.7, filter()),
+        prop::option::weighted(filtered, filter()),
         any::<bool>(),
         1u32..30,
         0u64..5,
@@ -592,6 +598,54 @@ fn query(sites: Vec<String>, first_day: NaiveDate, days: i64) -> impl Strategy<V
         )
 }
 
+/// Runs 300 random queries against the reference; returns how many found something and how
+/// many were answered partly from rollups.
+fn agree(
+    conn: &footfall_queries::Connection,
+    events: &[Event],
+    spec: &SampleSpec,
+    filtered: f64,
+) -> (u32, u32) {
+    let first_day = spec.last_day - Duration::days(i64::from(spec.days) - 1);
+    let strategy = query(
+        spec.sites.clone(),
+        first_day - Duration::days(1),
+        i64::from(spec.days) + 1,
+        filtered,
+    );
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 300,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    );
+    let nonempty = std::cell::Cell::new(0);
+    let rolled = std::cell::Cell::new(0);
+    runner
+        .run(&strategy, |q| {
+            let got = run(conn, &q).map_err(|e| TestCaseError::fail(format!("{e}: {q:?}")))?;
+            if rollup::days_for(conn, &q, &q.dimensions).unwrap().is_some() {
+                rolled.set(rolled.get() + 1);
+            }
+            let (rows, total) = reference(events, &q);
+            if rows
+                .iter()
+                .any(|r| r.metrics.iter().any(|m| *m != MetricValue::Int(0)))
+            {
+                nonempty.set(nonempty.get() + 1);
+            }
+            prop_assert_eq!(&got.rows, &rows, "query {:?}", q);
+            prop_assert_eq!(got.total_rows, total);
+            Ok(())
+        })
+        .unwrap();
+    (nonempty.get(), rolled.get())
+}
+
 #[test]
 fn random_queries_agree_with_the_reference() {
     for seed in [1u64, 2] {
@@ -603,42 +657,26 @@ fn random_queries_agree_with_the_reference() {
         let conn = store.connection().unwrap();
         sample::load(&conn, &events).unwrap();
 
-        let first_day = spec.last_day - Duration::days(i64::from(spec.days) - 1);
-        let strategy = query(
-            spec.sites.clone(),
-            first_day - Duration::days(1),
-            i64::from(spec.days) + 1,
-        );
-        let mut runner = TestRunner::new_with_rng(
-            Config {
-                cases: 300,
-                failure_persistence: None,
-                ..Config::default()
-            },
-            proptest::test_runner::TestRng::deterministic_rng(
-                proptest::test_runner::RngAlgorithm::ChaCha,
-            ),
-        );
-        let nonempty = std::cell::Cell::new(0);
-        runner
-            .run(&strategy, |q| {
-                let got = run(&conn, &q).map_err(|e| TestCaseError::fail(format!("{e}: {q:?}")))?;
-                let (rows, total) = reference(&events, &q);
-                if rows
-                    .iter()
-                    .any(|r| r.metrics.iter().any(|m| *m != MetricValue::Int(0)))
-                {
-                    nonempty.set(nonempty.get() + 1);
-                }
-                prop_assert_eq!(&got.rows, &rows, "query {:?}", q);
-                prop_assert_eq!(got.total_rows, total);
-                Ok(())
-            })
-            .unwrap();
-        let nonempty = nonempty.get();
+        // Counted from events only.
+        let (nonempty, rolled) = agree(&conn, &events, &spec, 0.7);
+        assert_eq!(rolled, 0);
         assert!(
             nonempty > 75,
             "a fair share of random queries find something: {nonempty} of 300"
+        );
+
+        // Then from rollups where they answer: all days rolled up (seed 2), or all but the
+        // last week (seed 1), so queries also read events after the rollups end. Filtered
+        // queries never read rollups, so fewer of them are asked.
+        let now = spec.last_day.and_hms_opt(12, 0, 0).unwrap().and_utc()
+            + Duration::days(if seed == 1 { -5 } else { 3 });
+        let steps = rollup::catch_up(&conn, now).unwrap();
+        assert!(!steps.is_empty());
+        let (nonempty, rolled) = agree(&conn, &events, &spec, 0.2);
+        assert!(nonempty > 75, "{nonempty} of 300 find something");
+        assert!(
+            rolled > 30,
+            "a fair share of random queries read rollups: {rolled} of 300"
         );
     }
 }

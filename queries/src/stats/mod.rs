@@ -6,12 +6,15 @@
 //! - [`model`]: the closed sets a query is made of, and [`Query`].
 //! - [`period`]: date ranges in the site's time zone.
 //! - [`sql`]: the one module that assembles stats SQL.
-//! - [`run`]: running a query; metrics, ordering, pagination, time labels.
+//! - [`rollup`]: daily rollups, what they can answer, and the thread that keeps them.
+//! - [`run`]: running a query (from rollups and events); metrics, ordering, pagination, time
+//!   labels.
 //! - [`api`]: Plausible's Stats API v2 request and answer shapes.
 
 pub mod api;
 pub mod model;
 pub mod period;
+pub mod rollup;
 pub mod run;
 pub mod sql;
 

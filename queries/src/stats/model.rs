@@ -152,6 +152,24 @@ impl VisitField {
         }
     }
 
+    /// Whether the value is the visitor's own, from the client address and user agent: then
+    /// every event of a visit has the same one, since a visit is one visitor id, which is a
+    /// hash of both (and the GeoIP database and user agent rules do not change while the server
+    /// runs, which is as long as a visit lives).
+    pub fn is_per_visitor(self) -> bool {
+        matches!(
+            self,
+            VisitField::Country
+                | VisitField::Region
+                | VisitField::City
+                | VisitField::Device
+                | VisitField::Browser
+                | VisitField::BrowserVersion
+                | VisitField::Os
+                | VisitField::OsVersion
+        )
+    }
+
     /// What an empty value is shown as (and matched by, in filters), as Plausible shows it.
     pub fn empty_label(self) -> &'static str {
         match self {

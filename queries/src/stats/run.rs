@@ -2,13 +2,14 @@
 //! pagination and time labels.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use duckdb::{params_from_iter, Connection};
 
-use super::model::{Dimension, Metric, Order, OrderKey, Query, TimeBucket};
+use super::model::{Dimension, Metric, Order, OrderKey, Period, Query, TimeBucket};
 use super::period::local_time;
-use super::sql;
+use super::{rollup, sql};
 use super::QueryError;
 
 /// A metric's value: counts are integers, rates and averages may have decimals, and a share of
@@ -65,6 +66,23 @@ pub struct Counts {
     /// Deepest scroll per (visit, page), summed, and how many such pairs.
     pub scroll_sum: u64,
     pub scroll_pairs: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.visitors += other.visitors;
+        self.visits += other.visits;
+        self.pageviews += other.pageviews;
+        self.events += other.events;
+        self.sessions += other.sessions;
+        self.bounced += other.bounced;
+        self.duration_us += other.duration_us;
+        self.visit_pageviews += other.visit_pageviews;
+        self.engaged_ms += other.engaged_ms;
+        self.engaged_visits += other.engaged_visits;
+        self.scroll_sum += other.scroll_sum;
+        self.scroll_pairs += other.scroll_pairs;
+    }
 }
 
 /// Rounds half away from zero to `decimals` places.
@@ -181,16 +199,59 @@ pub fn first_event(conn: &Connection, site: &str) -> Result<Option<DateTime<Utc>
     Ok(conn.query_row(sql::first_event(), [site], |row| row.get(0))?)
 }
 
-/// The counts per group of the query's events (or its totals, with no dimensions).
+/// The counts per group of the query's events (or its totals, with no dimensions): from the
+/// daily rollups for the whole UTC days they hold, when they can answer, and from the events for
+/// the rest of the period.
 pub fn counts(
     conn: &Connection,
     query: &Query,
     dimensions: &[Dimension],
     with_visits: bool,
 ) -> Result<Vec<(Vec<String>, Counts)>, QueryError> {
-    let statement = sql::statement(query, dimensions, with_visits);
+    let Some((first, end)) = rollup::days_for(conn, query, dimensions)? else {
+        let statement = sql::statement(query, dimensions, with_visits, &query.period);
+        return fetch(conn, &statement, dimensions.len());
+    };
+    let midnight = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
+    let mut statements = vec![sql::rollup_read(query, dimensions, first, end)];
+    for piece in [
+        Period {
+            from: query.period.from,
+            to: midnight(first),
+        },
+        Period {
+            from: midnight(end),
+            to: query.period.to,
+        },
+    ] {
+        if piece.from < piece.to {
+            statements.push(sql::statement(query, dimensions, with_visits, &piece));
+        }
+    }
+    // Every count is a sum over the parts (see [`rollup`]), so groups merge by adding.
+    let mut merged: Vec<(Vec<String>, Counts)> = Vec::new();
+    let mut index: HashMap<Vec<String>, usize> = HashMap::new();
+    for statement in &statements {
+        for (key, c) in fetch(conn, statement, dimensions.len())? {
+            match index.get(&key) {
+                Some(&i) => merged[i].1.add(&c),
+                None => {
+                    index.insert(key.clone(), merged.len());
+                    merged.push((key, c));
+                }
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// Runs a counting statement: rows of dimension values, then the counts.
+fn fetch(
+    conn: &Connection,
+    statement: &sql::Statement,
+    width: usize,
+) -> Result<Vec<(Vec<String>, Counts)>, QueryError> {
     let mut prepared = conn.prepare(&statement.sql)?;
-    let width = dimensions.len();
     let rows = prepared.query_map(params_from_iter(statement.params.iter()), |row| {
         let dims = (0..width)
             .map(|i| row.get::<_, String>(i))

@@ -25,11 +25,12 @@
 //! Rows come back as dimension values (text) and raw counts; the metrics' arithmetic (rates,
 //! averages, rounding) happens in Rust, in [`super::run`].
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::types::{TimeUnit, Value};
 
 use super::model::{
-    Dimension, EventField, Filter, Metric, Operator, Query, TimeBucket, VisitField, NO_PROP,
+    Dimension, EventField, Filter, Metric, Operator, Period, Query, TimeBucket, VisitField,
+    NO_PROP,
 };
 use super::period::{offset_steps, visit_window};
 
@@ -75,6 +76,12 @@ impl Builder {
         self.bind(Value::Text(value.to_owned()))
     }
 
+    fn date(&mut self, day: NaiveDate) -> String {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch");
+        let days = i32::try_from((day - epoch).num_days()).unwrap_or(i32::MAX);
+        self.bind(Value::Date32(days))
+    }
+
     fn instant(&mut self, t: DateTime<Utc>) -> String {
         self.bind(Value::Timestamp(
             TimeUnit::Microsecond,
@@ -84,39 +91,72 @@ impl Builder {
 }
 
 /// The statement that computes `query`'s counts grouped by `dimensions` (the query's own, or
-/// none for its totals). `with_visits`: compute the visit metrics too.
-pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> Statement {
+/// none for its totals), over the part `piece` of its period (the whole of it, or the hours
+/// that daily rollups do not hold). `with_visits`: compute the visit metrics too.
+pub fn statement(
+    query: &Query,
+    dimensions: &[Dimension],
+    with_visits: bool,
+    piece: &Period,
+) -> Statement {
     let mut b = Builder { params: Vec::new() };
     let site = b.text(&query.site);
-    let (period_from, period_to) = (b.instant(query.period.from), b.instant(query.period.to));
+    let (period_from, period_to) = (b.instant(piece.from), b.instant(piece.to));
     let scope = format!("site = {site} AND ts >= {period_from} AND ts < {period_to}");
 
     // Only the visit columns the query reads are computed, and visits not at all when it reads
     // none: most of a query's time goes into building them.
-    let mut fields = Vec::new();
-    for dimension in dimensions {
-        if let Dimension::Visit(field) = dimension {
-            fields.push(*field);
-        }
-    }
-    if let Some(filter) = &query.filter {
-        for condition in filter.conditions() {
-            if let Dimension::Visit(field) = condition.dimension {
-                fields.push(*field);
-            }
-        }
-    }
-    // Events need their visit's columns only when dimensions or the filter read them.
-    let joined = !fields.is_empty();
-    let filter_reads_visits = query.filter.as_ref().is_some_and(|f| {
+    let dim_fields: Vec<VisitField> = dimensions
+        .iter()
+        .filter_map(|d| match d {
+            Dimension::Visit(field) => Some(*field),
+            _ => None,
+        })
+        .collect();
+    let filter_fields: Vec<VisitField> = query.filter.as_ref().map_or(Vec::new(), |f| {
         f.conditions()
             .iter()
-            .any(|c| matches!(c.dimension, Dimension::Visit(_)))
+            .filter_map(|c| match c.dimension {
+                Dimension::Visit(field) => Some(*field),
+                _ => None,
+            })
+            .collect()
     });
+    // Events need their visit's columns when dimensions or the filter read them, except the
+    // visitor's own (location, device, browser, OS), which every event of a visit carries alike:
+    // those are read from the event, with no join.
+    let event_fields: Vec<VisitField> = dim_fields.iter().chain(&filter_fields).copied().collect();
+    let joined = event_fields.iter().any(|f| !f.is_per_visitor());
     let by_entry = with_visits && query.visits_by_entry_page();
-    if by_entry {
-        fields.push(VisitField::EntryPage);
+    // The visits with a matching event are found with the visit's columns when the filter reads
+    // any but the visitor's own, or entry pages.
+    let visits_joined = by_entry || filter_fields.iter().any(|f| !f.is_per_visitor());
+    let mut fields = Vec::new();
+    if joined {
+        fields.extend(&event_fields);
     }
+    if with_visits {
+        fields.extend(&dim_fields);
+        if visits_joined {
+            fields.extend(&filter_fields);
+        }
+        if by_entry {
+            fields.push(VisitField::EntryPage);
+        }
+    }
+    // The columns the events relations read from the event itself, when they are not joined.
+    let own_columns = |read: &[VisitField], joined: bool| -> String {
+        if joined {
+            return String::new();
+        }
+        VisitField::ALL
+            .into_iter()
+            .filter(|f| read.contains(f))
+            .map(|f| format!(", {}", f.name()))
+            .collect()
+    };
+    let ev_columns = own_columns(&event_fields, joined);
+    let ew_columns = own_columns(&filter_fields, visits_joined);
     let mut visit_columns: Vec<String> = Vec::new();
     for field in VisitField::ALL.into_iter().filter(|f| fields.contains(f)) {
         visit_columns.push(match field {
@@ -156,7 +196,7 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     let window = if visit_columns.is_empty() {
         String::new()
     } else {
-        let window = visit_window(&query.period);
+        let window = visit_window(piece);
         let (from, to) = (b.instant(window.from), b.instant(window.to));
         format!("site = {site} AND ts >= {from} AND ts < {to}")
     };
@@ -169,7 +209,7 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     let bucketed = dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
     let weekly = dimensions.contains(&Dimension::Time(TimeBucket::Week));
     let steps = if bucketed {
-        offset_steps(query.timezone, &query.period)
+        offset_steps(query.timezone, piece)
     } else {
         Vec::new()
     };
@@ -184,11 +224,7 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         String::new()
     };
     let week_floor = if weekly {
-        let start = super::period::local_time(query.timezone, query.period.from);
-        b.bind(Value::Timestamp(
-            TimeUnit::Microsecond,
-            start.and_utc().timestamp_micros(),
-        ))
+        week_floor(&mut b, query)
     } else {
         String::new()
     };
@@ -241,7 +277,7 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
     };
     let with_pages = query.metrics.iter().any(|m| m.is_page_metric());
     let mut sql = format!(
-        "WITH ev AS (SELECT {EVENT_COLUMNS} FROM events WHERE {scope}), \
+        "WITH ev AS (SELECT {EVENT_COLUMNS}{ev_columns} FROM events WHERE {scope}), \
          {visits}\
          em AS (\
            SELECT {event_dims}{visitor_count} AS visitors, {visit_count} AS visits, \
@@ -300,19 +336,19 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         let visits_of = match &query.filter {
             None => String::new(),
             Some(filter) => {
-                let (visit_filter, join) = if by_entry {
-                    (filter.pages_as_entry_pages(), true)
+                let visit_filter = if by_entry {
+                    filter.pages_as_entry_pages()
                 } else {
-                    (filter.clone(), filter_reads_visits)
+                    filter.clone()
                 };
                 let visit_filter = filter_sql(&mut b, &visit_filter);
-                let join = if join {
+                let join = if visits_joined {
                     " JOIN v USING (session_id)"
                 } else {
                     ""
                 };
                 sql.push_str(&format!(
-                    ", ew AS (SELECT {EVENT_COLUMNS} FROM events WHERE {window}), \
+                    ", ew AS (SELECT {EVENT_COLUMNS}{ew_columns} FROM events WHERE {window}), \
                      ms AS (SELECT session_id FROM ew{join} WHERE {visit_filter})"
                 ));
                 " AND session_id IN (SELECT session_id FROM ms)".to_owned()
@@ -376,6 +412,141 @@ pub fn statement(query: &Query, dimensions: &[Dimension], with_visits: bool) -> 
         sql,
         params: b.params,
     }
+}
+
+/// Where the first week bucket starts: the period's own start (the whole period's, whatever the
+/// piece), so a week cut by the period is labelled by its first day in it.
+fn week_floor(b: &mut Builder, query: &Query) -> String {
+    let start = super::period::local_time(query.timezone, query.period.from);
+    b.bind(Value::Timestamp(
+        TimeUnit::Microsecond,
+        start.and_utc().timestamp_micros(),
+    ))
+}
+
+/// The rows that roll up the UTC days of `days` (whole days) for one dimension (`None`: the
+/// totals): by definition, the counts of the query `[time:day, dimension]` over those days in
+/// UTC, from [`statement`] itself, so rollups and counts from events cannot drift apart.
+pub fn rollup_insert(site: &str, days: &Period, dimension: Option<&Dimension>) -> Statement {
+    let mut dimensions = vec![Dimension::Time(TimeBucket::Day)];
+    dimensions.extend(dimension.cloned());
+    let query = Query {
+        site: site.to_owned(),
+        timezone: chrono_tz::Tz::UTC,
+        period: *days,
+        metrics: vec![Metric::Visitors, Metric::BounceRate],
+        dimensions: dimensions.clone(),
+        filter: None,
+        order: Vec::new(),
+        limit: 0,
+        offset: 0,
+    };
+    // Visits split by an event dimension other than the page have no meaning (a visit has many
+    // names and hostnames); their rollup rows hold event counts only.
+    let with_visits = !dimension.is_some_and(|d| {
+        d.is_event_dimension() && *d != Dimension::Event(EventField::Page)
+    });
+    let inner = statement(&query, &dimensions, with_visits, days);
+    let mut b = Builder {
+        params: inner.params,
+    };
+    let site = b.text(site);
+    let name = b.text(&dimension.map(Dimension::name).unwrap_or_default());
+    let (value, value_column) = if dimension.is_some() {
+        ("value", "value, ")
+    } else {
+        ("''", "")
+    };
+    let sql = format!(
+        "INSERT INTO rollups \
+         SELECT {site}, CAST(day AS DATE), {name}, {value}, visitors, pageviews, events, \
+           sessions, bounced, duration_us, visit_pageviews \
+         FROM ({inner}) AS r(day, {value_column}{counts})",
+        inner = inner.sql,
+        counts = COUNT_COLUMNS.join(", "),
+    );
+    Statement {
+        sql,
+        params: b.params,
+    }
+}
+
+/// The rollup counts of the UTC days `[from, to)`, summed per group of `dimensions` (at most a
+/// day, week or month bucket in UTC and one dimension that is rolled up): rows shaped as
+/// [`statement`]'s, with zeros for what rollups do not hold.
+pub fn rollup_read(query: &Query, dimensions: &[Dimension], from: NaiveDate, to: NaiveDate) -> Statement {
+    let mut b = Builder { params: Vec::new() };
+    let site = b.text(&query.site);
+    let rolled = dimensions.iter().find(|d| !matches!(d, Dimension::Time(_)));
+    let name = b.text(&rolled.map(Dimension::name).unwrap_or_default());
+    let (from, to) = (b.date(from), b.date(to));
+    let week_floor = if dimensions.contains(&Dimension::Time(TimeBucket::Week)) {
+        week_floor(&mut b, query)
+    } else {
+        String::new()
+    };
+    let mut columns = Vec::new();
+    let mut labels = Vec::new();
+    for (i, dimension) in dimensions.iter().enumerate() {
+        let column = match dimension {
+            Dimension::Time(_) => {
+                dimension_sql(&mut b, dimension, "CAST(day AS TIMESTAMP)", &week_floor)
+            }
+            _ => "value".to_owned(),
+        };
+        columns.push(format!("{column} AS d{i}, "));
+        labels.push(format!("{}, ", label_sql(dimension, &format!("d{i}"))));
+    }
+    let sums: Vec<String> = COUNT_COLUMNS
+        .iter()
+        .map(|c| match *c {
+            "visitors" | "pageviews" | "events" | "sessions" | "bounced" | "duration_us"
+            | "visit_pageviews" => format!("CAST(coalesce(sum({c}), 0) AS BIGINT)"),
+            _ => "0".to_owned(),
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {labels}{sums} FROM (\
+           SELECT {columns}visitors, pageviews, events, sessions, bounced, duration_us, \
+             visit_pageviews \
+           FROM rollups \
+           WHERE site = {site} AND dimension = {name} AND day >= {from} AND day < {to}) \
+         GROUP BY ALL",
+        labels = labels.concat(),
+        sums = sums.join(", "),
+        columns = columns.concat(),
+    );
+    Statement {
+        sql,
+        params: b.params,
+    }
+}
+
+/// Clears a site's rollup rows of the days `[$2, $3)`, before they are made again.
+pub fn rollup_clear() -> &'static str {
+    "DELETE FROM rollups WHERE site = $1 AND day >= $2 AND day < $3"
+}
+
+/// Forgets every rollup, so that they are made again from the events.
+pub fn rollup_reset() -> &'static str {
+    "DELETE FROM rollups; DELETE FROM rollup_marks;"
+}
+
+/// Each site with events: its first day, and the day its rollups reach (null: none yet).
+pub fn rollup_progress() -> &'static str {
+    "SELECT e.site, e.first, m.through \
+     FROM (SELECT site, CAST(min(ts) AS DATE) AS first FROM events GROUP BY site) AS e \
+     LEFT JOIN rollup_marks AS m USING (site) ORDER BY e.site"
+}
+
+/// The day a site's rollups reach: every day before it has its rows.
+pub fn rollup_through() -> &'static str {
+    "SELECT through FROM rollup_marks WHERE site = $1"
+}
+
+/// Records how far a site's rollups reach.
+pub fn rollup_mark() -> &'static str {
+    "INSERT OR REPLACE INTO rollup_marks (site, through) VALUES ($1, $2)"
 }
 
 /// A dimension's value, as text, for a row of `m` (or of `v`, whose columns it shares);
@@ -659,7 +830,7 @@ mod tests {
             },
         ]);
         let q = query(Some(filter));
-        let s = statement(&q, &[Dimension::Prop(evil.into())], true);
+        let s = statement(&q, &[Dimension::Prop(evil.into())], true, &q.period);
         assert!(!s.sql.contains("DROP"), "{}", s.sql);
         assert!(s.params.contains(&Value::Text(evil.into())));
         assert!(s.params.contains(&Value::Text(q.site.clone())));
