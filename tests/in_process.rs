@@ -154,3 +154,104 @@ async fn a_closed_queue_answers_503_and_health_turns_unhealthy() {
     );
     let _ = open_db; // the file stays held by this process until the app is dropped
 }
+
+#[tokio::test]
+async fn the_server_rolls_up_closed_days_and_answers_the_same_from_them() {
+    use chrono::Datelike;
+    use footfall_queries::stats::{model::Period, rollup, run, Dimension, Metric, Query};
+    use footfall_queries::stats::{TimeBucket, VisitField};
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).unwrap(),
+    ));
+    let app = App::start_with_clock(
+        settings(dir.path(), "trusted_proxies = [\"127.0.0.1\"]\n"),
+        clock.clone(),
+    )
+    .unwrap();
+    let router = footfall::routes::router(app.clone())
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    // Three days of visits, one of them crossing midnight.
+    for day in 1..=3 {
+        for (hour, ip) in [
+            (9, "198.51.100.1"),
+            (14, "198.51.100.2"),
+            (23, "198.51.100.3"),
+        ] {
+            clock.set(Utc.with_ymd_and_hms(2026, 5, day, hour, 50, 0).unwrap());
+            for _ in 0..2 {
+                let response = router.clone().oneshot(event(ip)).await.unwrap();
+                assert_eq!(response.status(), StatusCode::ACCEPTED);
+                clock.advance(Duration::minutes(15));
+            }
+        }
+    }
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    let conn = open_db_shared(&app);
+    while count(&conn, "SELECT count(*) FROM events") < 18 {
+        assert!(Instant::now() < deadline, "the writer stores the events");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let queries: Vec<Query> = [
+        vec![],
+        vec![Dimension::Time(TimeBucket::Day)],
+        vec![Dimension::Visit(VisitField::Browser)],
+    ]
+    .into_iter()
+    .map(|dimensions| Query {
+        site: "example.com".into(),
+        timezone: chrono_tz::Tz::UTC,
+        period: Period {
+            from: Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2026, 5, 4, 0, 0, 0).unwrap(),
+        },
+        metrics: vec![
+            Metric::Visitors,
+            Metric::Visits,
+            Metric::Pageviews,
+            Metric::BounceRate,
+            Metric::VisitDuration,
+        ],
+        dimensions,
+        filter: None,
+        order: Vec::new(),
+        limit: 100,
+        offset: 0,
+    })
+    .collect();
+    let from_events: Vec<_> = queries.iter().map(|q| run(&conn, q).unwrap()).collect();
+    assert!(queries
+        .iter()
+        .all(|q| rollup::days_for(&conn, q, &q.dimensions).unwrap().is_none()));
+    let totals = &from_events[0].rows[0].metrics;
+    assert_eq!(
+        totals[..3],
+        [
+            run::MetricValue::Int(9),
+            run::MetricValue::Int(9),
+            run::MetricValue::Int(17)
+        ],
+        "9 visitors (ids change daily), 9 visits (the 23:50 ones count on the day they began), \
+         and the pageviews before 4 May"
+    );
+
+    // Two days later, 1 and 2 May are closed (3 May is not: its 23:50 visit may go on through
+    // 4 May). The keeper rolls them up and the same queries read them.
+    clock.set(Utc.with_ymd_and_hms(2026, 5, 4, 12, 0, 0).unwrap());
+    app.rollups.look_now();
+    let days = |q: &Query| rollup::days_for(&conn, q, &q.dimensions).unwrap();
+    while days(&queries[0]).is_none() || days(&queries[0]).unwrap().1.day() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the keeper rolls up the closed days"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for (q, expected) in queries.iter().zip(&from_events) {
+        assert!(days(q).is_some());
+        assert_eq!(&run(&conn, q).unwrap(), expected, "{:?}", q.dimensions);
+    }
+    app.rollups.stop();
+}

@@ -68,7 +68,8 @@ pub fn answers(query: &Query, dimensions: &[Dimension]) -> bool {
         .collect::<Vec<_>>();
     query.filter.is_none()
         && !query.metrics.iter().any(|m| m.is_page_metric())
-        && !(query.metrics.contains(&Metric::Visits) && !query.visits_are_whole(dimensions))
+        // Visits split by pages are not a sum over days.
+        && (query.visits_are_whole(dimensions) || !query.metrics.contains(&Metric::Visits))
         && rolled.len() <= 1
         && rolled.iter().all(|d| match d {
             Dimension::Prop(_) => false,
@@ -96,15 +97,12 @@ pub fn days_for(
     if !answers(query, dimensions) {
         return Ok(None);
     }
-    let through: Option<NaiveDate> = match conn.query_row(
-        sql::rollup_through(),
-        [&query.site],
-        |row| row.get(0),
-    ) {
-        Ok(day) => day,
-        Err(duckdb::Error::QueryReturnedNoRows) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let through: Option<NaiveDate> =
+        match conn.query_row(sql::rollup_through(), [&query.site], |row| row.get(0)) {
+            Ok(day) => day,
+            Err(duckdb::Error::QueryReturnedNoRows) => None,
+            Err(e) => return Err(e.into()),
+        };
     let Some(through) = through else {
         return Ok(None);
     };
@@ -187,15 +185,20 @@ fn roll(conn: &Connection, site: &str, from: NaiveDate, to: NaiveDate) -> Result
     Ok(())
 }
 
+enum Signal {
+    Look,
+    Stop,
+}
+
 /// A thread that rolls up each day once it closes, and catches up on a backlog a step at a time.
 pub struct Keeper {
-    stop: crossbeam_channel::Sender<()>,
+    signals: crossbeam_channel::Sender<Signal>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Keeper {
     pub fn spawn(conn: Connection, clock: Arc<dyn Clock>) -> Keeper {
-        let (stop, stopped) = crossbeam_channel::bounded::<()>(1);
+        let (signals, received) = crossbeam_channel::bounded::<Signal>(4);
         let thread = std::thread::Builder::new()
             .name("footfall-rollups".into())
             .spawn(move || loop {
@@ -211,25 +214,35 @@ impl Keeper {
                     }
                     Ok(None) => CHECK_INTERVAL,
                     Err(e) => {
-                        tracing::warn!("rolling up failed (queries count from events meanwhile): {e}");
+                        tracing::warn!(
+                            "rolling up failed (queries count from events meanwhile): {e}"
+                        );
                         CHECK_INTERVAL
                     }
                 };
-                match stopped.recv_timeout(wait) {
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                    _ => break,
+                match received.recv_timeout(wait) {
+                    Ok(Signal::Look) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    Ok(Signal::Stop) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                        break
+                    }
                 }
             })
             .expect("spawn the rollup thread");
         Keeper {
-            stop,
+            signals,
             thread: std::sync::Mutex::new(Some(thread)),
         }
     }
 
+    /// Looks for closed days now rather than at the next check (after a clock jump in tests,
+    /// or an import).
+    pub fn look_now(&self) {
+        let _ = self.signals.try_send(Signal::Look);
+    }
+
     /// Stops after the step in progress, and waits for it.
     pub fn stop(&self) {
-        let _ = self.stop.try_send(());
+        let _ = self.signals.send(Signal::Stop);
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(thread) = thread {
             let _ = thread.join();

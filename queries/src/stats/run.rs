@@ -9,8 +9,8 @@ use duckdb::{params_from_iter, Connection};
 
 use super::model::{Dimension, Metric, Order, OrderKey, Period, Query, TimeBucket};
 use super::period::local_time;
-use super::{rollup, sql};
 use super::QueryError;
+use super::{rollup, sql};
 
 /// A metric's value: counts are integers, rates and averages may have decimals, and a share of
 /// nothing is null.

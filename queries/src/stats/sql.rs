@@ -29,8 +29,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::types::{TimeUnit, Value};
 
 use super::model::{
-    Dimension, EventField, Filter, Metric, Operator, Period, Query, TimeBucket, VisitField,
-    NO_PROP,
+    Dimension, EventField, Filter, Metric, Operator, Period, Query, TimeBucket, VisitField, NO_PROP,
 };
 use super::period::{offset_steps, visit_window};
 
@@ -443,9 +442,8 @@ pub fn rollup_insert(site: &str, days: &Period, dimension: Option<&Dimension>) -
     };
     // Visits split by an event dimension other than the page have no meaning (a visit has many
     // names and hostnames); their rollup rows hold event counts only.
-    let with_visits = !dimension.is_some_and(|d| {
-        d.is_event_dimension() && *d != Dimension::Event(EventField::Page)
-    });
+    let with_visits = !dimension
+        .is_some_and(|d| d.is_event_dimension() && *d != Dimension::Event(EventField::Page));
     let inner = statement(&query, &dimensions, with_visits, days);
     let mut b = Builder {
         params: inner.params,
@@ -474,7 +472,12 @@ pub fn rollup_insert(site: &str, days: &Period, dimension: Option<&Dimension>) -
 /// The rollup counts of the UTC days `[from, to)`, summed per group of `dimensions` (at most a
 /// day, week or month bucket in UTC and one dimension that is rolled up): rows shaped as
 /// [`statement`]'s, with zeros for what rollups do not hold.
-pub fn rollup_read(query: &Query, dimensions: &[Dimension], from: NaiveDate, to: NaiveDate) -> Statement {
+pub fn rollup_read(
+    query: &Query,
+    dimensions: &[Dimension],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Statement {
     let mut b = Builder { params: Vec::new() };
     let site = b.text(&query.site);
     let rolled = dimensions.iter().find(|d| !matches!(d, Dimension::Time(_)));
