@@ -15,7 +15,8 @@ use std::time::Duration;
 use chrono::{Days, Utc};
 use footfall_collector::sites::{Site, SiteSettings, Sites};
 use footfall_collector::SiteDomain;
-use footfall_queries::{drops, keys, sites, Store};
+use footfall_queries::stats::Goal;
+use footfall_queries::{drops, goals, keys, sites, Store};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
@@ -27,13 +28,38 @@ use crate::config::{validate_timezone, Settings};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    SiteAdd { domain: String, timezone: String },
+    SiteAdd {
+        domain: String,
+        timezone: String,
+    },
     SiteList,
-    SiteRemove { domain: String, purge: bool },
-    Dropped { days: u32 },
-    KeyCreate { sites: Vec<String> },
+    SiteRemove {
+        domain: String,
+        purge: bool,
+    },
+    Dropped {
+        days: u32,
+    },
+    KeyCreate {
+        sites: Vec<String>,
+    },
     KeyList,
-    KeyRevoke { id: String },
+    KeyRevoke {
+        id: String,
+    },
+    GoalAdd {
+        site: String,
+        page: Option<String>,
+        event: Option<String>,
+    },
+    GoalList {
+        site: String,
+    },
+    GoalRemove {
+        site: String,
+        page: Option<String>,
+        event: Option<String>,
+    },
 }
 
 /// The answer: text for the owner, and whether the command succeeded (the exit status).
@@ -57,6 +83,29 @@ impl Outcome {
             message: message.into(),
         }
     }
+}
+
+/// The domain of a site declared in the file or registered, or why it is neither.
+fn known_site(
+    conn: &footfall_queries::Connection,
+    settings: &Settings,
+    site: &str,
+) -> anyhow::Result<Result<SiteDomain, String>> {
+    let domain = match SiteDomain::parse(site) {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let known = settings.sites.iter().any(|s| s.domain == domain)
+        || sites::list(conn)?
+            .iter()
+            .any(|s| s.domain == domain.as_str());
+    Ok(if known {
+        Ok(domain)
+    } else {
+        Err(format!(
+            "{domain} is not a registered site (footfall site add {domain})"
+        ))
+    })
 }
 
 /// Where the running server listens for commands.
@@ -222,6 +271,68 @@ fn run(
                         key.sites.join(", ")
                     ));
                 }
+                Outcome::ok(lines.join("\n"))
+            }
+        }
+        Command::GoalAdd { site, page, event } | Command::GoalRemove { site, page, event } => {
+            let domain = match known_site(&conn, settings, site)? {
+                Ok(domain) => domain,
+                Err(message) => return Ok(Outcome::failed(message)),
+            };
+            let goal = match (page, event) {
+                (Some(page), None) => Goal::page(page),
+                (None, Some(event)) => Goal::event(event),
+                _ => {
+                    return Ok(Outcome::failed(
+                        "give either --page PATTERN or --event NAME",
+                    ))
+                }
+            };
+            let goal = match goal {
+                Ok(goal) => goal,
+                Err(e) => return Ok(Outcome::failed(e.to_string())),
+            };
+            let in_file = settings
+                .goals
+                .get(domain.as_str())
+                .is_some_and(|g| g.contains(&goal));
+            let adding = matches!(command, Command::GoalAdd { .. });
+            match (adding, in_file) {
+                (true, true) => Outcome::ok(format!(
+                    "{domain} has the goal \"{goal}\" in the config file already"
+                )),
+                (false, true) => Outcome::failed(format!(
+                    "the goal \"{goal}\" of {domain} is declared in the config file: remove it there"
+                )),
+                (true, false) if goals::add(&conn, domain.as_str(), &goal)? => {
+                    Outcome::ok(format!("added the goal \"{goal}\" to {domain}"))
+                }
+                (true, false) => Outcome::ok(format!("{domain} has the goal \"{goal}\" already")),
+                (false, false) if goals::remove(&conn, domain.as_str(), &goal)? => {
+                    Outcome::ok(format!("removed the goal \"{goal}\" from {domain}"))
+                }
+                (false, false) => Outcome::failed(format!(
+                    "{domain} has no goal \"{goal}\" (see footfall goal list --site {domain})"
+                )),
+            }
+        }
+        Command::GoalList { site } => {
+            let domain = match known_site(&conn, settings, site)? {
+                Ok(domain) => domain,
+                Err(message) => return Ok(Outcome::failed(message)),
+            };
+            let mut lines = Vec::new();
+            for goal in settings.goals.get(domain.as_str()).into_iter().flatten() {
+                lines.push(format!("{goal}  (config file)"));
+            }
+            for goal in goals::list(&conn, domain.as_str())? {
+                lines.push(goal.to_string());
+            }
+            if lines.is_empty() {
+                Outcome::ok(format!(
+                    "{domain} has no goals: add one with `footfall goal add --site {domain} --event Signup`"
+                ))
+            } else {
                 Outcome::ok(lines.join("\n"))
             }
         }

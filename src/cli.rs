@@ -37,6 +37,9 @@ pub enum Command {
     /// Manage the keys of the Stats API (/api/v2/query).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage a site's goals: pages and events that count as conversions.
+    #[command(subcommand)]
+    Goal(GoalCommand),
     /// Show how many events were not recorded, and why.
     Dropped {
         /// How many days back, today included.
@@ -59,6 +62,41 @@ pub enum KeyCommand {
     Revoke {
         /// The key's id, as `key list` shows it.
         id: String,
+    },
+}
+
+/// A goal on the command line: a page pattern or an event name.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct GoalArgs {
+    /// A page goal: pageviews of paths matching the pattern (* within one segment, ** across).
+    #[arg(long, value_name = "PATTERN")]
+    pub page: Option<String>,
+    /// An event goal: custom events of this name.
+    #[arg(long, value_name = "NAME")]
+    pub event: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GoalCommand {
+    /// Add a goal to a site.
+    Add {
+        #[arg(long = "site", value_name = "DOMAIN")]
+        site: String,
+        #[command(flatten)]
+        goal: GoalArgs,
+    },
+    /// List a site's goals, those of the config file included.
+    List {
+        #[arg(long = "site", value_name = "DOMAIN")]
+        site: String,
+    },
+    /// Remove a goal added with `goal add` (goals of the config file are edited there).
+    Remove {
+        #[arg(long = "site", value_name = "DOMAIN")]
+        site: String,
+        #[command(flatten)]
+        goal: GoalArgs,
     },
 }
 

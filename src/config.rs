@@ -2,13 +2,14 @@
 //! then command-line flags; validated once at start into [`Settings`], with a message that names
 //! the key at fault. `footfall.example.toml` documents every key.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use footfall_collector::sites::{compile_globs, SiteSettings};
 use footfall_collector::{CollectorSettings, SiteDomain};
+use footfall_queries::stats::Goal;
 use footfall_queries::{StoreOptions, WriterSettings};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -84,6 +85,16 @@ pub struct SiteConfig {
     pub exclude_ips: Vec<String>,
     #[serde(default)]
     pub respect_dnt: bool,
+    #[serde(default)]
+    pub goals: Vec<GoalConfig>,
+}
+
+/// A goal as the file writes it: `{ page = "/path" }` or `{ event = "Name" }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalConfig {
+    pub page: Option<String>,
+    pub event: Option<String>,
 }
 
 fn utc() -> String {
@@ -158,6 +169,8 @@ pub struct Settings {
     pub api_requests_per_hour: u32,
     /// Sites declared in the file.
     pub sites: Vec<SiteSettings>,
+    /// The goals the file declares, per site domain (others are in the store).
+    pub goals: HashMap<String, Vec<Goal>>,
 }
 
 /// A configuration that cannot be used, and why.
@@ -447,6 +460,7 @@ impl Config {
             },
             api_requests_per_hour: self.api.requests_per_hour,
             sites: validate_sites(&self.sites)?,
+            goals: validate_goals(&self.sites)?,
             data_dir: self.data_dir,
         })
     }
@@ -492,6 +506,35 @@ fn validate_sites(sites: &[SiteConfig]) -> Result<Vec<SiteSettings>, ConfigError
             })
         })
         .collect()
+}
+
+fn validate_goals(sites: &[SiteConfig]) -> Result<HashMap<String, Vec<Goal>>, ConfigError> {
+    let mut all = HashMap::new();
+    for (i, site) in sites.iter().enumerate() {
+        let mut goals = Vec::new();
+        for (j, goal) in site.goals.iter().enumerate() {
+            let key = format!("sites[{i}].goals[{j}]");
+            let goal = match (&goal.page, &goal.event) {
+                (Some(page), None) => Goal::page(page),
+                (None, Some(event)) => Goal::event(event),
+                _ => {
+                    return Err(invalid(
+                        key,
+                        "a goal is either { page = \"/path\" } or { event = \"Name\" }",
+                    ))
+                }
+            }
+            .map_err(|e| invalid(key, e.to_string()))?;
+            if !goals.contains(&goal) {
+                goals.push(goal);
+            }
+        }
+        // Domains are checked by `validate_sites`.
+        if let Ok(domain) = SiteDomain::parse(&site.domain) {
+            all.insert(domain.to_string(), goals);
+        }
+    }
+    Ok(all)
 }
 
 /// An IANA zone name such as `Europe/Berlin`, returned in its canonical spelling.
@@ -718,6 +761,7 @@ mod tests {
             "exclude_paths",
             "exclude_ips",
             "respect_dnt",
+            "goals",
         ] {
             assert!(
                 uncommented.contains(&format!("{k} =")),

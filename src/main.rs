@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Parser;
 use footfall::admin::{self, Command as AdminCommand};
 use footfall::app::App;
-use footfall::cli::{Cli, Command, KeyCommand, SiteCommand};
+use footfall::cli::{Cli, Command, GoalCommand, KeyCommand, SiteCommand};
 use footfall::config::{self, Overrides, Settings};
 use footfall::server;
 use footfall_queries::{Store, StoreError};
@@ -45,6 +45,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(KeyCommand::Create { sites }) => AdminCommand::KeyCreate { sites },
         Command::Key(KeyCommand::List) => AdminCommand::KeyList,
         Command::Key(KeyCommand::Revoke { id }) => AdminCommand::KeyRevoke { id },
+        Command::Goal(GoalCommand::Add { site, goal }) => AdminCommand::GoalAdd {
+            site,
+            page: goal.page,
+            event: goal.event,
+        },
+        Command::Goal(GoalCommand::List { site }) => AdminCommand::GoalList { site },
+        Command::Goal(GoalCommand::Remove { site, goal }) => AdminCommand::GoalRemove {
+            site,
+            page: goal.page,
+            event: goal.event,
+        },
     };
     let outcome = match admin::send(&admin::socket_path(&settings), &command) {
         Some(reply) => reply.context("the running server did not answer the command")?,

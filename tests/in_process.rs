@@ -216,6 +216,7 @@ async fn the_server_rolls_up_closed_days_and_answers_the_same_from_them() {
         ],
         dimensions,
         filter: None,
+        goals: Vec::new(),
         order: Vec::new(),
         limit: 100,
         offset: 0,

@@ -218,3 +218,105 @@ async fn keys_guard_the_stats_api_which_answers_in_plausibles_shapes() {
     );
     assert_eq!(count(&db, "SELECT count(*) FROM api_keys"), 1);
 }
+
+#[tokio::test]
+async fn goals_from_the_file_and_the_command_line_convert() {
+    let server = Server::start(
+        "trusted_proxies = [\"127.0.0.1\"]\n[[sites]]\ndomain = \"example.com\"\n\
+         goals = [{ page = \"/pricing\" }]\n",
+    );
+    let http = client();
+    for (body, ip) in [
+        (
+            json!({"n": "pageview", "u": "https://example.com/"}),
+            "81.2.69.10",
+        ),
+        (
+            json!({"n": "pageview", "u": "https://example.com/pricing"}),
+            "81.2.69.10",
+        ),
+        (
+            json!({"n": "Signup", "u": "https://example.com/pricing"}),
+            "81.2.69.10",
+        ),
+        (
+            json!({"n": "pageview", "u": "https://example.com/"}),
+            "198.51.100.7",
+        ),
+        (
+            json!({"n": "pageview", "u": "https://example.com/pricing"}),
+            "198.51.100.8",
+        ),
+    ] {
+        event(&http, &server, body, ip).await;
+    }
+    // Added while the server runs, through its command socket.
+    let dir = server.data_dir();
+    let (ok, out, err) = cli(
+        &dir,
+        &["goal", "add", "--site", "example.com", "--event", "Signup"],
+    );
+    assert!(
+        ok && out.contains("added the goal \"Signup\""),
+        "{out}{err}"
+    );
+    let (ok, out, _) = cli(&dir, &["goal", "list", "--site", "example.com"]);
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "Visit /pricing  (config file)\nSignup");
+    let (ok, _, err) = cli(
+        &dir,
+        &[
+            "goal",
+            "remove",
+            "--site",
+            "example.com",
+            "--page",
+            "/pricing",
+        ],
+    );
+    assert!(!ok && err.contains("declared in the config file"), "{err}");
+    let (ok, _, err) = cli(
+        &dir,
+        &["goal", "add", "--site", "example.com", "--page", "pricing"],
+    );
+    assert!(!ok && err.contains("must start with '/'"), "{err}");
+    let (ok, _, err) = cli(
+        &dir,
+        &["goal", "add", "--site", "nowhere.test", "--event", "X"],
+    );
+    assert!(!ok && err.contains("not a registered site"), "{err}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let key = new_key(&server, "example.com");
+    let (status, body, _) = query(
+        &http,
+        &server,
+        Some(&key),
+        json!({"site_id": "example.com",
+        "metrics": ["visitors", "events", "conversion_rate"], "date_range": "day",
+        "dimensions": ["event:goal"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["results"],
+        json!([
+            {"dimensions": ["Visit /pricing"], "metrics": [2, 2, 66.67]},
+            {"dimensions": ["Signup"], "metrics": [1, 1, 33.33]},
+        ])
+    );
+    let (status, body, _) = query(
+        &http,
+        &server,
+        Some(&key),
+        json!({"site_id": "example.com",
+        "metrics": ["visitors"], "date_range": "day",
+        "filters": [["is", "event:goal", ["Purchase"]]]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("The goal `Purchase` is not configured"));
+}

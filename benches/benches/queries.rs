@@ -104,7 +104,7 @@ fn answer(conn: &Connection, body: &Value) -> Value {
     body["site_id"] = json!("bench.test");
     api::parse(&body)
         .unwrap()
-        .plan(chrono_tz::Tz::UTC, now(), None)
+        .plan(chrono_tz::Tz::UTC, now(), None, &[])
         .unwrap()
         .answer(conn)
         .unwrap()

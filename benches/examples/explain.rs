@@ -33,7 +33,7 @@ fn main() {
     let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
     let planned = api::parse(&body)
         .unwrap()
-        .plan(chrono_tz::Tz::UTC, now, None)
+        .plan(chrono_tz::Tz::UTC, now, None, &[])
         .unwrap();
     let query = &planned.query;
     let statement = sql::statement(

@@ -12,11 +12,13 @@
 //! - [`sites`]: the `sites` table.
 //! - [`drops`]: the `dropped_events` table.
 //! - [`keys`]: the `api_keys` table (hashes of Stats API keys).
+//! - [`goals`]: the `goals` table (conversions added from the command line).
 //! - [`stats`]: aggregate queries (metrics by dimensions, filters, periods).
 //! - `sample` (feature `test-support`): realistic sample traffic for tests and benches.
 
 pub mod drops;
 pub mod error;
+pub mod goals;
 pub mod keys;
 pub mod migrate;
 #[cfg(any(test, feature = "test-support"))]

@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "rollups",
         sql: include_str!("../migrations/0005_rollups.sql"),
     },
+    Migration {
+        version: 6,
+        name: "goals",
+        sql: include_str!("../migrations/0006_goals.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use footfall_queries::sample::{self, SampleSpec};
 use footfall_queries::stats::api;
-use footfall_queries::stats::QueryError;
+use footfall_queries::stats::{Goal, QueryError};
 use footfall_queries::{Store, StoreOptions};
 use serde_json::{json, Value};
 
@@ -25,7 +25,7 @@ fn now() -> DateTime<Utc> {
 fn ask(conn: &duckdb::Connection, body: Value) -> Result<Value, QueryError> {
     let request = api::parse(&body)?;
     let first = footfall_queries::stats::run::first_event(conn, &request.site_id)?;
-    request.plan(Tz::UTC, now(), first)?.answer(conn)
+    request.plan(Tz::UTC, now(), first, &[])?.answer(conn)
 }
 
 #[test]
@@ -260,4 +260,97 @@ fn bad_queries_get_reasons_not_store_errors() {
         .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
         .unwrap();
     assert!(still_there > 1000);
+}
+
+#[test]
+fn goals_break_down_conversions_and_rates() {
+    let (_dir, conn) = store();
+    let goals = vec![
+        Goal::event("Signup").unwrap(),
+        Goal::page("/pricing").unwrap(),
+        Goal::page("/blog/**").unwrap(),
+        Goal::event("Never Sent").unwrap(),
+    ];
+    let ask = |body: Value| -> Result<Value, QueryError> {
+        let mut body = body;
+        body["site_id"] = json!("alpha.test");
+        body["date_range"] = json!("all");
+        let request = api::parse(&body)?;
+        let first = footfall_queries::stats::run::first_event(&conn, &request.site_id)?;
+        request.plan(Tz::UTC, now(), first, &goals)?.answer(&conn)
+    };
+
+    // Conversions by goal (Plausible's goal report): names as Plausible shows them.
+    let answer = ask(json!({"metrics": ["visitors", "events", "conversion_rate"],
+        "dimensions": ["event:goal"]}))
+    .unwrap();
+    let rows = answer["results"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["dimensions"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names.len(),
+        3,
+        "goals reached, most visitors first: {names:?}"
+    );
+    assert_eq!(names[0], "Visit /blog/**");
+    assert!(names.contains(&"Signup") && names.contains(&"Visit /pricing"));
+    let total = ask(json!({"metrics": ["visitors"]})).unwrap()["results"][0]["metrics"][0]
+        .as_u64()
+        .unwrap();
+    for row in rows {
+        let m = row["metrics"].as_array().unwrap();
+        let expected =
+            (m[0].as_u64().unwrap() as f64 * 100.0 / total as f64 * 100.0).round() / 100.0;
+        assert_eq!(m[2].as_f64().unwrap(), expected, "{row}");
+    }
+
+    // One goal, by source: conversion rate against all visitors, group rate against the
+    // source's own.
+    let answer = ask(json!({"metrics": ["visitors", "conversion_rate", "group_conversion_rate"],
+        "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["signup"], {"case_sensitive": false}]]}))
+    .unwrap();
+    let rows = answer["results"].as_array().unwrap();
+    assert!(rows.len() > 1);
+    for row in rows {
+        let m = row["metrics"].as_array().unwrap();
+        assert!(m[1].is_f64() && m[2].is_f64(), "{row}");
+        assert!(m[2].as_f64().unwrap() >= m[1].as_f64().unwrap(), "{row}");
+    }
+
+    // What Plausible refuses, with its reasons.
+    for (body, expected) in [
+        (
+            json!({"metrics": ["conversion_rate"]}),
+            "Metric `conversion_rate` can only be queried with event:goal filters or dimensions.",
+        ),
+        (
+            json!({"metrics": ["visitors"], "filters": [["is", "event:goal", ["Purchase"]]]}),
+            "The goal `Purchase` is not configured for this site",
+        ),
+        (
+            json!({"metrics": ["visitors"], "filters": [["is_not", "event:goal", ["Signup"]]]}),
+            "`event:goal` takes only the `is` and `contains` operators",
+        ),
+        (
+            json!({"metrics": ["visitors"], "filters": [["or", [["is", "event:goal", ["Signup"]], ["is", "event:page", ["/"]]]]]}),
+            "Dimension `event:goal` can only be filtered at the top level.",
+        ),
+        (
+            json!({"metrics": ["group_conversion_rate"], "filters": [["is", "event:goal", ["Signup"]]]}),
+            "can only be queried with dimensions",
+        ),
+        (
+            json!({"metrics": ["bounce_rate"], "dimensions": ["event:goal"]}),
+            "cannot be queried along with event dimension(s) `event:goal`",
+        ),
+    ] {
+        match ask(body.clone()) {
+            Err(QueryError::Invalid(message)) => {
+                assert!(message.contains(expected), "{body}: {message}")
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
 }

@@ -14,8 +14,8 @@ use footfall_collector::Event;
 use footfall_queries::sample::{self, SampleSpec};
 use footfall_queries::stats::model::{Order, OrderKey, Period};
 use footfall_queries::stats::{
-    rollup, run, Dimension, EventField, Filter, Metric, MetricValue, Operator, Query, ResultRow,
-    TimeBucket, VisitField,
+    rollup, run, Dimension, EventField, Filter, Goal, Metric, MetricValue, Operator, Query,
+    ResultRow, TimeBucket, VisitField,
 };
 use footfall_queries::{Store, StoreOptions};
 use proptest::prelude::*;
@@ -126,6 +126,77 @@ fn time_label(q: &Query, bucket: TimeBucket, t: DateTime<Utc>) -> String {
     }
 }
 
+/// Whether a path matches a page goal's pattern: `**` matches anything, `*` anything but `/`.
+fn glob_matches(pattern: &[char], path: &[char]) -> bool {
+    match pattern {
+        [] => path.is_empty(),
+        ['*', '*', rest @ ..] => (0..=path.len()).any(|i| glob_matches(rest, &path[i..])),
+        ['*', rest @ ..] => (0..=path.len())
+            .take_while(|i| *i == 0 || path[i - 1] != '/')
+            .any(|i| glob_matches(rest, &path[i..])),
+        [c, rest @ ..] => path.first() == Some(c) && glob_matches(rest, &path[1..]),
+    }
+}
+
+/// The display names of the goals an event reaches.
+fn reached(q: &Query, e: &Event) -> Vec<String> {
+    q.goals
+        .iter()
+        .filter(|g| match g {
+            Goal::Event(name) => e.name == *name,
+            Goal::Page(pattern) => {
+                let pattern: Vec<char> = pattern.chars().collect();
+                let path: Vec<char> = e.path.chars().collect();
+                e.name == "pageview" && glob_matches(&pattern, &path)
+            }
+        })
+        .map(Goal::display_name)
+        .collect()
+}
+
+/// The group keys of an event: one, or one per goal it reaches when split by goal.
+fn keys(q: &Query, e: &Event, v: &Visit) -> Vec<Vec<String>> {
+    let mut keys = vec![Vec::new()];
+    for d in &q.dimensions {
+        let values = match d {
+            Dimension::Goal => reached(q, e),
+            d => vec![value(q, d, Some(e), v)],
+        };
+        keys = keys
+            .into_iter()
+            .flat_map(|k| {
+                values.iter().map(move |value| {
+                    let mut k = k.clone();
+                    k.push(value.clone());
+                    k
+                })
+            })
+            .collect();
+    }
+    keys
+}
+
+/// The filter without its top-level goal and prop conditions (what conversion rates divide by).
+fn without_goals(f: &Filter) -> Option<Filter> {
+    let dropped = |f: &Filter| {
+        matches!(
+            f,
+            Filter::Condition {
+                dimension: Dimension::Goal | Dimension::Prop(_),
+                ..
+            }
+        )
+    };
+    match f {
+        Filter::And(parts) => {
+            let kept: Vec<Filter> = parts.iter().filter(|p| !dropped(p)).cloned().collect();
+            (!kept.is_empty()).then_some(Filter::And(kept))
+        }
+        f if dropped(f) => None,
+        f => Some(f.clone()),
+    }
+}
+
 /// A dimension's value for an event (`visit` is its visit) or, with `event: None`, for a visit.
 fn value(q: &Query, d: &Dimension, event: Option<&Event>, visit: &Visit) -> String {
     match d {
@@ -147,6 +218,7 @@ fn value(q: &Query, d: &Dimension, event: Option<&Event>, visit: &Visit) -> Stri
         }
         Dimension::Visit(field) => visit_value(*field, visit),
         Dimension::Time(bucket) => time_label(q, *bucket, event.map_or(visit.started, |e| e.ts)),
+        Dimension::Goal => unreachable!("goals are keyed by `keys`"),
     }
 }
 
@@ -168,6 +240,16 @@ fn holds(q: &Query, f: &Filter, e: &Event, v: &Visit) -> bool {
                     s.to_lowercase()
                 }
             };
+            if *dimension == Dimension::Goal {
+                let reached = reached(q, e);
+                let any = reached.iter().any(|name| {
+                    clauses.iter().any(|c| match operator {
+                        Operator::Is | Operator::IsNot => fold(name) == fold(c),
+                        _ => fold(name).contains(&fold(c)),
+                    })
+                });
+                return any != operator.is_negated();
+            }
             let actual = value(q, dimension, Some(e), v);
             let any = match operator {
                 Operator::Is | Operator::IsNot => clauses.iter().any(|c| fold(c) == fold(&actual)),
@@ -229,22 +311,19 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
     }
     for e in &matching {
         let v = &visits[&e.session_id];
-        let key: Vec<String> = q
-            .dimensions
-            .iter()
-            .map(|d| value(q, d, Some(e), v))
-            .collect();
-        let g = groups.entry(key).or_default();
-        g.visitors.insert(e.visitor_id);
-        g.visits.insert(e.session_id);
-        g.pageviews += u64::from(e.name == "pageview");
-        g.events += u64::from(e.name != "engagement");
-        if e.name == "engagement" {
-            g.engaged_ms += u64::from(e.engaged_ms.unwrap_or(0));
-            g.engaged_visits.insert(e.session_id);
-            if let Some(depth) = e.scroll_depth {
-                let deepest = g.scroll.entry((e.session_id, e.path.clone())).or_insert(0);
-                *deepest = (*deepest).max(depth);
+        for key in keys(q, e, v) {
+            let g = groups.entry(key).or_default();
+            g.visitors.insert(e.visitor_id);
+            g.visits.insert(e.session_id);
+            g.pageviews += u64::from(e.name == "pageview");
+            g.events += u64::from(e.name != "engagement");
+            if e.name == "engagement" {
+                g.engaged_ms += u64::from(e.engaged_ms.unwrap_or(0));
+                g.engaged_visits.insert(e.session_id);
+                if let Some(depth) = e.scroll_depth {
+                    let deepest = g.scroll.entry((e.session_id, e.path.clone())).or_insert(0);
+                    *deepest = (*deepest).max(depth);
+                }
             }
         }
     }
@@ -292,15 +371,71 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
     }
 
     let ratio = |a: f64, b: u64| if b == 0 { 0.0 } else { a / b as f64 };
+    // Conversion rates: the visitors of the query without its goal and prop conditions, in all
+    // and per group of the other dimensions.
+    let goal_metrics = q.metrics.iter().any(|m| m.is_goal_metric());
+    let base_query = |dimensions: Vec<Dimension>| Query {
+        metrics: vec![Metric::Visitors],
+        dimensions,
+        filter: q.filter.as_ref().and_then(without_goals),
+        order: Vec::new(),
+        limit: u32::MAX,
+        offset: 0,
+        ..q.clone()
+    };
+    let conversion_base = if goal_metrics {
+        match reference(all, &base_query(Vec::new())).0[0].metrics[0] {
+            MetricValue::Int(n) => n,
+            _ => unreachable!(),
+        }
+    } else {
+        0
+    };
+    let goal_at = q.dimensions.iter().position(|d| *d == Dimension::Goal);
+    let group_bases: HashMap<Vec<String>, u64> = if goal_metrics && !q.dimensions.is_empty() {
+        let others: Vec<Dimension> = q
+            .dimensions
+            .iter()
+            .filter(|d| **d != Dimension::Goal)
+            .cloned()
+            .collect();
+        reference(all, &base_query(others))
+            .0
+            .into_iter()
+            .map(|r| match r.metrics[0] {
+                MetricValue::Int(n) => (r.dimensions, n),
+                _ => unreachable!(),
+            })
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut rows: Vec<ResultRow> = groups
         .into_iter()
         .map(|(dimensions, g)| ResultRow {
-            dimensions,
+            dimensions: dimensions.clone(),
             metrics: q
                 .metrics
                 .iter()
                 .map(|m| match m {
                     Metric::Visitors => MetricValue::Int(g.visitors.len() as u64),
+                    Metric::ConversionRate => MetricValue::Float(round_to(
+                        ratio(g.visitors.len() as f64 * 100.0, conversion_base),
+                        2,
+                    )),
+                    Metric::GroupConversionRate => {
+                        let group: Vec<String> = dimensions
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| Some(*i) != goal_at)
+                            .map(|(_, d)| d.clone())
+                            .collect();
+                        let base = group_bases.get(&group).copied().unwrap_or(0);
+                        MetricValue::Float(round_to(
+                            ratio(g.visitors.len() as f64 * 100.0, base),
+                            2,
+                        ))
+                    }
                     Metric::Visits if whole_visits => MetricValue::Int(g.sessions),
                     Metric::Visits => MetricValue::Int(g.visits.len() as u64),
                     Metric::Pageviews => MetricValue::Int(g.pageviews),
@@ -468,7 +603,7 @@ fn clauses_for(d: &Dimension) -> Vec<&'static str> {
             "Berlin",
             "US-CA",
         ],
-        Dimension::Time(_) => vec![],
+        Dimension::Time(_) | Dimension::Goal => vec![],
     }
 }
 
@@ -503,6 +638,43 @@ fn condition() -> impl Strategy<Value = Filter> {
         })
 }
 
+/// The sample sites' goals: an event, a page, patterns within one segment and across them.
+fn goals() -> Vec<Goal> {
+    vec![
+        Goal::event("Signup").unwrap(),
+        Goal::page("/pricing").unwrap(),
+        Goal::page("/blog/**").unwrap(),
+        Goal::page("/docs/*").unwrap(),
+        Goal::page("/docs/**").unwrap(),
+        Goal::event("File Download").unwrap(),
+    ]
+}
+
+/// A goal condition, as the API allows it: `is` or `contains`, at the top level.
+fn goal_condition() -> impl Strategy<Value = Filter> {
+    (
+        prop::sample::select(vec![Operator::Is, Operator::Contains]),
+        prop::sample::subsequence(
+            vec![
+                "Signup",
+                "Visit /blog/**",
+                "visit /pricing",
+                "Visit /docs",
+                "Download",
+                "Nope",
+            ],
+            1..3,
+        ),
+        any::<bool>(),
+    )
+        .prop_map(|(operator, clauses, case_sensitive)| Filter::Condition {
+            operator,
+            dimension: Dimension::Goal,
+            clauses: clauses.into_iter().map(str::to_owned).collect(),
+            case_sensitive,
+        })
+}
+
 fn filter() -> impl Strategy<Value = Filter> {
     condition().prop_recursive(2, 6, 3, |inner| {
         prop_oneof![
@@ -531,15 +703,25 @@ fn query(
         0..days,
         1..days + 2,
         prop::sample::subsequence(Metric::ALL.to_vec(), 1..5),
-        prop::collection::vec(dimension(), 0..3),
-        prop::option::weighted(filtered, filter()),
+        prop::collection::vec(
+            prop_oneof![9 => dimension(), 1 => Just(Dimension::Goal)],
+            0..3,
+        ),
+        (
+            prop::option::weighted(filtered, filter()),
+            prop::option::weighted(0.25, goal_condition()),
+        ),
         any::<bool>(),
         1u32..30,
         0u64..5,
         any::<prop::sample::Index>(),
     )
         .prop_map(
-            move |(site, zone, start, length, metrics, dims, filter, desc, limit, offset, key)| {
+            move |(site, zone, start, length, metrics, dims, filters, desc, limit, offset, key)| {
+                let filter = match filters {
+                    (Some(f), Some(goal)) => Some(Filter::And(vec![goal, f])),
+                    (f, goal) => f.or(goal),
+                };
                 let timezone: Tz = zone.parse().unwrap();
                 let from_date = first_day + Duration::days(start);
                 let midnight = |d: NaiveDate| {
@@ -564,6 +746,18 @@ fn query(
                     dimensions.push(d);
                 }
                 let mut metrics = metrics;
+                // Conversion rates need goals in the dimensions or filter, and a group rate needs
+                // dimensions (the API refuses them otherwise).
+                let by_goal = dimensions.contains(&Dimension::Goal)
+                    || filter.as_ref().is_some_and(Filter::mentions_goal);
+                metrics.retain(|m| {
+                    !m.is_goal_metric()
+                        || (by_goal
+                            && (*m != Metric::GroupConversionRate || !dimensions.is_empty()))
+                });
+                if metrics.is_empty() {
+                    metrics.push(Metric::Visitors);
+                }
                 // Visit metrics split by event dimensions other than the page are refused.
                 if dimensions
                     .iter()
@@ -590,6 +784,7 @@ fn query(
                     metrics,
                     dimensions,
                     filter,
+                    goals: goals(),
                     order,
                     limit,
                     offset,

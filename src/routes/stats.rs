@@ -12,8 +12,8 @@ use axum::Json;
 use chrono::Utc;
 use chrono_tz::Tz;
 use footfall_collector::SiteDomain;
-use footfall_queries::keys;
 use footfall_queries::stats::{api, run as stats_run, QueryError};
+use footfall_queries::{goals, keys};
 use serde_json::Value;
 
 use crate::api_keys;
@@ -38,11 +38,21 @@ pub async fn post_query(
         .ok_or_else(|| AppError::BadRequest(MISSING_SITE.into()))?
         .to_owned();
     let timezone = authorize(&app, &headers, &site_id).await?;
+    let mut site_goals = SiteDomain::parse(&site_id)
+        .ok()
+        .and_then(|d| app.settings.goals.get(d.as_str()).cloned())
+        .unwrap_or_default();
     let answer = blocking(&app, move |conn| {
         let request = api::parse(&json)?;
         let first_event = stats_run::first_event(conn, &request.site_id)?;
+        // The config file's goals, then those added from the command line.
+        for goal in goals::list(conn, &request.site_id)? {
+            if !site_goals.contains(&goal) {
+                site_goals.push(goal);
+            }
+        }
         request
-            .plan(timezone, Utc::now(), first_event)?
+            .plan(timezone, Utc::now(), first_event, &site_goals)?
             .answer(conn)
     })
     .await?;

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
+use super::goal::Goal;
 use super::model::{
     Dimension, EventField, Filter, Metric, Operator, Order, OrderKey, Query, TimeBucket, VisitField,
 };
@@ -26,15 +27,8 @@ pub const MAX_DEPTH: usize = 8;
 const MAX_PROP_KEY_BYTES: usize = 300;
 
 /// Plausible's names that Footfall does not answer yet.
-const LATER_METRICS: [&str; 5] = [
-    "conversion_rate",
-    "group_conversion_rate",
-    "total_revenue",
-    "average_revenue",
-    "exit_rate",
-];
-const LATER_DIMENSIONS: [&str; 6] = [
-    "event:goal",
+const LATER_METRICS: [&str; 3] = ["total_revenue", "average_revenue", "exit_rate"];
+const LATER_DIMENSIONS: [&str; 5] = [
     "visit:country_name",
     "visit:region_name",
     "visit:city_name",
@@ -380,6 +374,7 @@ fn parse_dimension(name: &str, at: &str) -> Result<Asked, QueryError> {
         "event:page" => Dimension::Event(EventField::Page),
         "event:name" => Dimension::Event(EventField::Name),
         "event:hostname" => Dimension::Event(EventField::Hostname),
+        "event:goal" => Dimension::Goal,
         _ => {
             let field = name
                 .strip_prefix("visit:")
@@ -438,6 +433,18 @@ fn parse_filter(
                 }
                 Asked::Dimension(d) => d,
             };
+            if dimension == Dimension::Goal {
+                if depth > 1 {
+                    return Err(invalid(format!(
+                        "{at}: Invalid filters. Dimension `event:goal` can only be filtered at the top level."
+                    )));
+                }
+                if !matches!(operator, Operator::Is | Operator::Contains) {
+                    return Err(invalid(format!(
+                        "{at}: Invalid filters. `event:goal` takes only the `is` and `contains` operators."
+                    )));
+                }
+            }
             let case_sensitive = match rest {
                 [] => true,
                 [Value::Object(modifiers)] => {
@@ -499,6 +506,62 @@ fn parse_filter(
     }
 }
 
+impl Request {
+    /// Goal filters name configured goals, and conversion rates have goals to convert to.
+    fn check_goals(&self, dimensions: &[Dimension], goals: &[Goal]) -> Result<(), QueryError> {
+        for condition in self.filter.iter().flat_map(Filter::conditions) {
+            if *condition.dimension != Dimension::Goal || condition.operator != Operator::Is {
+                continue;
+            }
+            for clause in condition.clauses {
+                if !goals
+                    .iter()
+                    .any(|g| g.display_name().to_lowercase() == clause.to_lowercase())
+                {
+                    return Err(invalid(format!(
+                        "Invalid filters. The goal `{clause}` is not configured for this site. \
+                         Add it with `footfall goal add`, or in the site's `goals` in the config file."
+                    )));
+                }
+            }
+        }
+        let by_goal = dimensions.contains(&Dimension::Goal)
+            || self.filter.as_ref().is_some_and(Filter::mentions_goal);
+        for metric in self.metrics.iter().filter(|m| m.is_goal_metric()) {
+            if !by_goal {
+                return Err(invalid(format!(
+                    "Metric `{}` can only be queried with event:goal filters or dimensions.",
+                    metric.name()
+                )));
+            }
+            if *metric == Metric::GroupConversionRate && dimensions.is_empty() {
+                return Err(invalid(
+                    "Metric `group_conversion_rate` can only be queried with dimensions.",
+                ));
+            }
+            // Conversion rates drop the top-level prop conditions from their base, so a prop
+            // condition anywhere else would be kept in one count and not the other.
+            let top_level: Vec<&Filter> = match &self.filter {
+                Some(Filter::And(parts)) => parts.iter().collect(),
+                Some(other) => vec![other],
+                None => Vec::new(),
+            };
+            let nested_prop = top_level.iter().any(|f| {
+                !matches!(f, Filter::Condition { .. })
+                    && f.conditions()
+                        .iter()
+                        .any(|c| matches!(c.dimension, Dimension::Prop(_)))
+            });
+            if nested_prop {
+                return Err(invalid(
+                    "Invalid filters. When `conversion_rate` or `group_conversion_rate` metrics are used, custom property filters can only be used on top level.",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn backticked<T>(items: &[T], name: impl Fn(&T) -> String) -> String {
     items
         .iter()
@@ -515,6 +578,7 @@ impl Request {
         timezone: Tz,
         now: DateTime<Utc>,
         first_event: Option<DateTime<Utc>>,
+        goals: &[Goal],
     ) -> Result<Planned, QueryError> {
         let period = self.date_range.resolve(now, timezone, first_event);
         let time_bucket = auto_bucket(&period);
@@ -565,6 +629,7 @@ impl Request {
                 metric.name()
             )));
         }
+        self.check_goals(&dimensions, goals)?;
         if self.include_time_labels && time_dimension.is_none() {
             return Err(invalid(
                 "Invalid include.time_labels: requires a time dimension.",
@@ -626,6 +691,7 @@ impl Request {
             metrics: self.metrics.clone(),
             dimensions,
             filter: self.filter.clone(),
+            goals: goals.to_vec(),
             order,
             limit: self.limit,
             offset: self.offset,
@@ -765,7 +831,7 @@ impl Planned {
                         .query
                         .metrics
                         .iter()
-                        .map(|m| super::run::metric_value(*m, &zero, 0))
+                        .map(|m| super::run::metric_value(*m, &zero, &Default::default()))
                         .collect();
                     (dims, metrics)
                 }
@@ -872,7 +938,7 @@ mod tests {
     }
 
     fn plan(body: Value) -> Result<Planned, QueryError> {
-        parse(&body)?.plan(Tz::UTC, now(), None)
+        parse(&body)?.plan(Tz::UTC, now(), None, &[])
     }
 
     fn error(body: Value) -> String {
@@ -966,6 +1032,10 @@ mod tests {
             ),
             (
                 with("metrics", json!(["conversion_rate"])),
+                "Metric `conversion_rate` can only be queried with event:goal filters or dimensions.",
+            ),
+            (
+                with("metrics", json!(["total_revenue"])),
                 "not supported by Footfall yet",
             ),
             (

@@ -4,6 +4,7 @@
 //!
 //! ## Layout
 //! - [`model`]: the closed sets a query is made of, and [`Query`].
+//! - [`goal`]: a site's goals (pages and events that count as conversions).
 //! - [`period`]: date ranges in the site's time zone.
 //! - [`sql`]: the one module that assembles stats SQL.
 //! - [`rollup`]: daily rollups, what they can answer, and the thread that keeps them.
@@ -12,12 +13,14 @@
 //! - [`api`]: Plausible's Stats API v2 request and answer shapes.
 
 pub mod api;
+pub mod goal;
 pub mod model;
 pub mod period;
 pub mod rollup;
 pub mod run;
 pub mod sql;
 
+pub use goal::Goal;
 pub use model::{Dimension, EventField, Filter, Metric, Operator, Query, TimeBucket, VisitField};
 pub use run::{run, MetricValue, QueryResult, ResultRow};
 

@@ -30,10 +30,16 @@ pub enum Metric {
     /// The deepest scroll of each visit on each matching page, averaged, in whole %; null
     /// without reports.
     ScrollDepth,
+    /// Visitors who reached the goal(s), as a share of all visitors (the same query without its
+    /// goal and prop filters, and without dimensions), in % with two decimals.
+    ConversionRate,
+    /// The same share within each group: the denominator is split by the dimensions other than
+    /// `event:goal`.
+    GroupConversionRate,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 12] = [
         Metric::Visitors,
         Metric::Visits,
         Metric::Pageviews,
@@ -44,6 +50,8 @@ impl Metric {
         Metric::Percentage,
         Metric::TimeOnPage,
         Metric::ScrollDepth,
+        Metric::ConversionRate,
+        Metric::GroupConversionRate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +66,8 @@ impl Metric {
             Metric::Percentage => "percentage",
             Metric::TimeOnPage => "time_on_page",
             Metric::ScrollDepth => "scroll_depth",
+            Metric::ConversionRate => "conversion_rate",
+            Metric::GroupConversionRate => "group_conversion_rate",
         }
     }
 
@@ -78,6 +88,11 @@ impl Metric {
     /// as the unit (an `event:page` dimension or filter).
     pub fn is_page_metric(self) -> bool {
         matches!(self, Metric::TimeOnPage | Metric::ScrollDepth)
+    }
+
+    /// Metrics of goals: they need an `event:goal` dimension or filter.
+    pub fn is_goal_metric(self) -> bool {
+        matches!(self, Metric::ConversionRate | Metric::GroupConversionRate)
     }
 }
 
@@ -250,6 +265,8 @@ pub enum Dimension {
     Prop(String),
     Visit(VisitField),
     Time(TimeBucket),
+    /// `event:goal`: each of the site's goals an event reaches (one event may reach several).
+    Goal,
 }
 
 /// Shown for events without the prop a breakdown or filter names.
@@ -262,11 +279,15 @@ impl Dimension {
             Dimension::Prop(key) => format!("event:props:{key}"),
             Dimension::Visit(field) => format!("visit:{}", field.name()),
             Dimension::Time(bucket) => bucket.name().to_owned(),
+            Dimension::Goal => "event:goal".to_owned(),
         }
     }
 
     pub fn is_event_dimension(&self) -> bool {
-        matches!(self, Dimension::Event(_) | Dimension::Prop(_))
+        matches!(
+            self,
+            Dimension::Event(_) | Dimension::Prop(_) | Dimension::Goal
+        )
     }
 }
 
@@ -363,6 +384,34 @@ impl Filter {
             }
         }
         out
+    }
+
+    /// Whether any condition is on `event:goal`.
+    pub fn mentions_goal(&self) -> bool {
+        self.conditions()
+            .iter()
+            .any(|c| *c.dimension == Dimension::Goal)
+    }
+
+    /// The filter without its top-level conditions on goals and props: what conversion rates
+    /// are shares of. `None` when nothing is left.
+    pub fn without_goals(&self) -> Option<Filter> {
+        let kept = |f: &Filter| {
+            !matches!(
+                f,
+                Filter::Condition {
+                    dimension: Dimension::Goal | Dimension::Prop(_),
+                    ..
+                }
+            )
+        };
+        match self {
+            Filter::And(parts) => {
+                let parts: Vec<Filter> = parts.iter().filter(|p| kept(p)).cloned().collect();
+                (!parts.is_empty()).then_some(Filter::And(parts))
+            }
+            other => kept(other).then(|| other.clone()),
+        }
     }
 
     /// Whether any condition is on `event:page`.
@@ -462,6 +511,8 @@ pub struct Query {
     pub dimensions: Vec<Dimension>,
     /// `None`: every event of the site in the period.
     pub filter: Option<Filter>,
+    /// The site's goals, which `event:goal` dimensions and filters read.
+    pub goals: Vec<super::goal::Goal>,
     /// Always complete: defaults are filled in when the query is built.
     pub order: Vec<Order>,
     pub limit: u32,

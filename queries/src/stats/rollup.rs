@@ -72,7 +72,7 @@ pub fn answers(query: &Query, dimensions: &[Dimension]) -> bool {
         && (query.visits_are_whole(dimensions) || !query.metrics.contains(&Metric::Visits))
         && rolled.len() <= 1
         && rolled.iter().all(|d| match d {
-            Dimension::Prop(_) => false,
+            Dimension::Prop(_) | Dimension::Goal => false,
             // Their rollups hold no visit metrics (see [`sql::rollup_insert`]).
             Dimension::Event(EventField::Name | EventField::Hostname) => {
                 !query.needs_whole_visits(dimensions)

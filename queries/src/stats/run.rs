@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use duckdb::{params_from_iter, Connection};
 
-use super::model::{Dimension, Metric, Order, OrderKey, Period, Query, TimeBucket};
+use super::model::{Dimension, Filter, Metric, Order, OrderKey, Period, Query, TimeBucket};
 use super::period::local_time;
 use super::QueryError;
 use super::{rollup, sql};
@@ -92,7 +92,21 @@ fn round_to(value: f64, decimals: i32) -> f64 {
 }
 
 /// A metric from a group's counts; `total_visitors` is for `percentage`.
-pub fn metric_value(metric: Metric, c: &Counts, total_visitors: u64) -> MetricValue {
+/// What the shares of a row are shares of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Bases {
+    /// All visitors matching the filter (for `percentage`).
+    pub visitors: u64,
+    /// All visitors matching the filter without its goal and prop conditions (for
+    /// `conversion_rate`).
+    pub conversion: u64,
+    /// The same, in the row's group of dimensions other than `event:goal` (for
+    /// `group_conversion_rate`).
+    pub group_conversion: u64,
+}
+
+/// A metric from a group's counts.
+pub fn metric_value(metric: Metric, c: &Counts, bases: &Bases) -> MetricValue {
     let ratio = |num: u64, den: u64| {
         if den == 0 {
             0.0
@@ -115,11 +129,17 @@ pub fn metric_value(metric: Metric, c: &Counts, total_visitors: u64) -> MetricVa
             MetricValue::Int(round_to(ratio(c.duration_us, c.sessions) / 1e6, 0) as u64)
         }
         Metric::Percentage => {
-            if total_visitors == 0 {
+            if bases.visitors == 0 {
                 MetricValue::Null
             } else {
-                MetricValue::Float(round_to(ratio(c.visitors * 100, total_visitors), 1))
+                MetricValue::Float(round_to(ratio(c.visitors * 100, bases.visitors), 1))
             }
+        }
+        Metric::ConversionRate => {
+            MetricValue::Float(round_to(ratio(c.visitors * 100, bases.conversion), 2))
+        }
+        Metric::GroupConversionRate => {
+            MetricValue::Float(round_to(ratio(c.visitors * 100, bases.group_conversion), 2))
         }
         Metric::TimeOnPage => {
             if c.engaged_visits == 0 {
@@ -158,15 +178,62 @@ pub fn run(conn: &Connection, query: &Query) -> Result<QueryResult, QueryError> 
     } else {
         0
     };
+    // Conversion rates are shares of the visitors of the same query without its goal (and
+    // prop) conditions: in all, or per group of the dimensions other than the goal.
+    let unconverted = Query {
+        filter: query.filter.as_ref().and_then(Filter::without_goals),
+        ..query.clone()
+    };
+    let conversion_base = if query.metrics.contains(&Metric::ConversionRate) {
+        counts(conn, &unconverted, &[], false)?
+            .first()
+            .map_or(0, |(_, c)| c.visitors)
+    } else {
+        0
+    };
+    let goal_at = query.dimensions.iter().position(|d| *d == Dimension::Goal);
+    let group_key = |dimensions: &[String]| -> Vec<String> {
+        dimensions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != goal_at)
+            .map(|(_, d)| d.clone())
+            .collect()
+    };
+    let group_bases: HashMap<Vec<String>, u64> =
+        if query.metrics.contains(&Metric::GroupConversionRate) {
+            let dimensions: Vec<Dimension> = query
+                .dimensions
+                .iter()
+                .filter(|d| **d != Dimension::Goal)
+                .cloned()
+                .collect();
+            counts(conn, &unconverted, &dimensions, false)?
+                .into_iter()
+                .map(|(key, c)| (key, c.visitors))
+                .collect()
+        } else {
+            HashMap::new()
+        };
     let mut rows: Vec<ResultRow> = groups
         .into_iter()
-        .map(|(dimensions, c)| ResultRow {
-            dimensions,
-            metrics: query
-                .metrics
-                .iter()
-                .map(|m| metric_value(*m, &c, total_visitors))
-                .collect(),
+        .map(|(dimensions, c)| {
+            let bases = Bases {
+                visitors: total_visitors,
+                conversion: conversion_base,
+                group_conversion: group_bases
+                    .get(&group_key(&dimensions))
+                    .copied()
+                    .unwrap_or(0),
+            };
+            ResultRow {
+                metrics: query
+                    .metrics
+                    .iter()
+                    .map(|m| metric_value(*m, &c, &bases))
+                    .collect(),
+                dimensions,
+            }
         })
         .collect();
     sort_rows(&mut rows, query);

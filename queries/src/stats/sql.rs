@@ -28,6 +28,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::types::{TimeUnit, Value};
 
+use super::goal::Goal;
 use super::model::{
     Dimension, EventField, Filter, Metric, Operator, Period, Query, TimeBucket, VisitField, NO_PROP,
 };
@@ -60,11 +61,13 @@ pub const COUNT_COLUMNS: [&str; 12] = [
 const EVENT_COLUMNS: &str = "ts, name, path, hostname, visitor_id, session_id, interactive, \
      props, engaged_ms, scroll_depth";
 
-struct Builder {
+struct Builder<'q> {
     params: Vec<Value>,
+    /// The site's goals, for `event:goal`.
+    goals: &'q [Goal],
 }
 
-impl Builder {
+impl Builder<'_> {
     /// Binds a value and returns its placeholder.
     fn bind(&mut self, value: Value) -> String {
         self.params.push(value);
@@ -98,7 +101,10 @@ pub fn statement(
     with_visits: bool,
     piece: &Period,
 ) -> Statement {
-    let mut b = Builder { params: Vec::new() };
+    let mut b = Builder {
+        params: Vec::new(),
+        goals: &query.goals,
+    };
     let site = b.text(&query.site);
     let (period_from, period_to) = (b.instant(piece.from), b.instant(piece.to));
     let scope = format!("site = {site} AND ts >= {period_from} AND ts < {period_to}");
@@ -274,6 +280,26 @@ pub fn statement(
         };
         format!("v AS ({grouped}), {matching}")
     };
+    // By goal, an event counts once under each goal it reaches: `mg` holds one row per (event,
+    // goal reached).
+    let by_goal = dimensions.contains(&Dimension::Goal);
+    let (visits, counted) = if by_goal {
+        let mut reached: Vec<String> = Vec::new();
+        for goal in &query.goals {
+            let name = b.text(&goal.display_name());
+            let condition = goal_sql(&mut b, goal);
+            reached.push(format!("SELECT *, {name} AS goal FROM m WHERE {condition}"));
+        }
+        if reached.is_empty() {
+            reached.push("SELECT *, '' AS goal FROM m WHERE false".to_owned());
+        }
+        (
+            format!("{visits}mg AS ({}), ", reached.join(" UNION ALL ")),
+            "mg",
+        )
+    } else {
+        (visits, "m")
+    };
     let with_pages = query.metrics.iter().any(|m| m.is_page_metric());
     let mut sql = format!(
         "WITH ev AS (SELECT {EVENT_COLUMNS}{ev_columns} FROM events WHERE {scope}), \
@@ -282,13 +308,13 @@ pub fn statement(
            SELECT {event_dims}{visitor_count} AS visitors, {visit_count} AS visits, \
              count(*) FILTER (WHERE name = 'pageview') AS pageviews, \
              count(*) FILTER (WHERE name <> 'engagement') AS events{engaged} \
-           FROM m GROUP BY ALL)",
+           FROM {counted} GROUP BY ALL)",
         event_dims = select_dims(&event_dims),
         // Distinct counts are most of a query's cost: only those asked for are made.
         visitor_count = if query
             .metrics
             .iter()
-            .any(|m| matches!(m, Metric::Visitors | Metric::Percentage))
+            .any(|m| matches!(m, Metric::Visitors | Metric::Percentage) || m.is_goal_metric())
         {
             "count(DISTINCT visitor_id)"
         } else {
@@ -379,7 +405,8 @@ pub fn statement(
             ", sd AS (\
                SELECT {event_dims}session_id AS scroll_visit, path AS scroll_page, \
                  max(scroll_depth) AS depth \
-               FROM m WHERE name = 'engagement' AND scroll_depth IS NOT NULL GROUP BY ALL), \
+               FROM {counted} WHERE name = 'engagement' AND scroll_depth IS NOT NULL \
+               GROUP BY ALL), \
              sg AS (\
                SELECT {outer_dims}CAST(coalesce(sum(depth), 0) AS BIGINT) AS scroll_sum, \
                  count(*) AS scroll_pairs \
@@ -436,6 +463,7 @@ pub fn rollup_insert(site: &str, days: &Period, dimension: Option<&Dimension>) -
         metrics: vec![Metric::Visitors, Metric::BounceRate],
         dimensions: dimensions.clone(),
         filter: None,
+        goals: Vec::new(),
         order: Vec::new(),
         limit: 0,
         offset: 0,
@@ -447,6 +475,7 @@ pub fn rollup_insert(site: &str, days: &Period, dimension: Option<&Dimension>) -
     let inner = statement(&query, &dimensions, with_visits, days);
     let mut b = Builder {
         params: inner.params,
+        goals: &[],
     };
     let site = b.text(site);
     let name = b.text(&dimension.map(Dimension::name).unwrap_or_default());
@@ -478,7 +507,10 @@ pub fn rollup_read(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Statement {
-    let mut b = Builder { params: Vec::new() };
+    let mut b = Builder {
+        params: Vec::new(),
+        goals: &[],
+    };
     let site = b.text(&query.site);
     let rolled = dimensions.iter().find(|d| !matches!(d, Dimension::Time(_)));
     let name = b.text(&rolled.map(Dimension::name).unwrap_or_default());
@@ -562,6 +594,7 @@ fn dimension_sql(b: &mut Builder, dimension: &Dimension, local: &str, week_floor
             let none = b.text(NO_PROP);
             format!("coalesce(props[{key}], {none})")
         }
+        Dimension::Goal => "goal".to_owned(),
         Dimension::Visit(field) => {
             let label = field.empty_label();
             if label.is_empty() {
@@ -722,6 +755,45 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
         Filter::Not(inner) => format!("(NOT {})", filter_sql(b, inner)),
         Filter::Condition {
             operator,
+            dimension: Dimension::Goal,
+            clauses,
+            case_sensitive,
+        } => {
+            // Goals are matched by name here, and the events by the goals' definitions.
+            let fold = |text: &str| {
+                if *case_sensitive {
+                    text.to_owned()
+                } else {
+                    text.to_lowercase()
+                }
+            };
+            let goals = b.goals;
+            let reached: Vec<String> = goals
+                .iter()
+                .filter(|goal| {
+                    let name = fold(&goal.display_name());
+                    clauses.iter().any(|c| match operator {
+                        Operator::Is | Operator::IsNot => name == fold(c),
+                        Operator::Contains | Operator::ContainsNot => name.contains(&fold(c)),
+                        // Refused for goals when the query is read.
+                        Operator::Matches | Operator::MatchesNot => false,
+                    })
+                })
+                .map(|goal| goal_sql(b, goal))
+                .collect();
+            let matched = if reached.is_empty() {
+                "false".to_owned()
+            } else {
+                format!("({})", reached.join(" OR "))
+            };
+            if operator.is_negated() {
+                format!("(NOT {matched})")
+            } else {
+                matched
+            }
+        }
+        Filter::Condition {
+            operator,
             dimension,
             clauses,
             case_sensitive,
@@ -771,6 +843,17 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
     }
 }
 
+/// Whether an event reaches a goal.
+fn goal_sql(b: &mut Builder, goal: &Goal) -> String {
+    match goal {
+        Goal::Event(name) => format!("name = {}", b.text(name)),
+        Goal::Page(pattern) => format!(
+            "(name = 'pageview' AND regexp_full_match(path, {}))",
+            b.text(&Goal::path_regex(pattern))
+        ),
+    }
+}
+
 fn join(b: &mut Builder, parts: &[Filter], with: &str) -> String {
     let parts: Vec<String> = parts.iter().map(|p| filter_sql(b, p)).collect();
     format!("({})", parts.join(with))
@@ -809,6 +892,7 @@ mod tests {
             metrics: vec![Metric::Visitors],
             dimensions: vec![],
             filter,
+            goals: Vec::new(),
             order: vec![],
             limit: 10,
             offset: 0,
