@@ -39,8 +39,9 @@ fn event(ip: &str) -> Request<Body> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn visitor_ids_hold_within_a_day_and_change_with_the_salt() {
+/// The app on a manual clock at 09:00 UTC on 1 May 2026, behind a trusted loopback proxy, and
+/// its router as a client at 127.0.0.1 sees it.
+fn app_at_9_on_1_may() -> (tempfile::TempDir, Arc<ManualClock>, Arc<App>, axum::Router) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).unwrap(),
@@ -52,6 +53,12 @@ async fn visitor_ids_hold_within_a_day_and_change_with_the_salt() {
     .unwrap();
     let router = footfall::routes::router(app.clone())
         .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    (dir, clock, app, router)
+}
+
+#[tokio::test]
+async fn visitor_ids_hold_within_a_day_and_change_with_the_salt() {
+    let (_dir, clock, app, router) = app_at_9_on_1_may();
     let send = |ip: &'static str| {
         let router = router.clone();
         async move {
@@ -161,17 +168,7 @@ async fn the_server_rolls_up_closed_days_and_answers_the_same_from_them() {
     use footfall_queries::stats::{model::Period, rollup, run, Dimension, Metric, Query};
     use footfall_queries::stats::{TimeBucket, VisitField};
 
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).unwrap(),
-    ));
-    let app = App::start_with_clock(
-        settings(dir.path(), "trusted_proxies = [\"127.0.0.1\"]\n"),
-        clock.clone(),
-    )
-    .unwrap();
-    let router = footfall::routes::router(app.clone())
-        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let (_dir, clock, app, router) = app_at_9_on_1_may();
     // Three days of visits, one of them crossing midnight.
     for day in 1..=3 {
         for (hour, ip) in [

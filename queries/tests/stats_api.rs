@@ -263,6 +263,32 @@ fn bad_queries_get_reasons_not_store_errors() {
 }
 
 #[test]
+fn countries_by_name_are_answered_by_code() {
+    let (_dir, conn) = store();
+    let answer = ask(
+        &conn,
+        json!({"site_id": "alpha.test", "metrics": ["visitors"], "date_range": "all",
+            "dimensions": ["visit:country_name", "visit:country"], "order_by": [["visit:country_name", "asc"]],
+            "filters": [["contains", "visit:country_name", ["united", "germ"], {"case_sensitive": false}]]}),
+    )
+    .unwrap();
+    let names: Vec<&Value> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["dimensions"])
+        .collect();
+    assert_eq!(
+        names,
+        [
+            &json!(["Germany", "DE"]),
+            &json!(["United Kingdom", "GB"]),
+            &json!(["United States", "US"])
+        ]
+    );
+}
+
+#[test]
 fn goals_break_down_conversions_and_rates() {
     let (_dir, conn) = store();
     let goals = vec![

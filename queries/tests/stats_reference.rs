@@ -88,6 +88,7 @@ fn visit_value(field: VisitField, v: &Visit) -> String {
         VisitField::UtmContent => e.utm.content.clone(),
         VisitField::UtmTerm => e.utm.term.clone(),
         VisitField::Country => e.location.country.clone(),
+        VisitField::CountryName => footfall_queries::stats::country::name(&e.location.country),
         VisitField::Region => e.location.region.clone(),
         VisitField::City => e.location.city.clone(),
         VisitField::Device => e.client.device.as_str().to_owned(),
@@ -105,6 +106,7 @@ fn visit_value(field: VisitField, v: &Visit) -> String {
         | VisitField::ExitPage
         | VisitField::Channel
         | VisitField::Country
+        | VisitField::CountryName
         | VisitField::Region
         | VisitField::City => String::new(),
         _ => "(not set)".into(),
@@ -587,6 +589,9 @@ fn clauses_for(d: &Dimension) -> Vec<&'static str> {
             "Social",
         ],
         Dimension::Visit(VisitField::Country) => vec!["US", "DE", "", "us", "XX"],
+        Dimension::Visit(VisitField::CountryName) => {
+            vec!["United States", "germany", "United", "", "Nowhere"]
+        }
         Dimension::Visit(VisitField::Device) => vec!["Desktop", "Mobile", "(not set)", "tablet"],
         Dimension::Visit(
             VisitField::UtmMedium | VisitField::UtmSource | VisitField::UtmCampaign,

@@ -28,8 +28,7 @@ const MAX_PROP_KEY_BYTES: usize = 300;
 
 /// Plausible's names that Footfall does not answer yet.
 const LATER_METRICS: [&str; 3] = ["total_revenue", "average_revenue", "exit_rate"];
-const LATER_DIMENSIONS: [&str; 5] = [
-    "visit:country_name",
+const LATER_DIMENSIONS: [&str; 4] = [
     "visit:region_name",
     "visit:city_name",
     "visit:entry_page_hostname",
@@ -1074,7 +1073,7 @@ mod tests {
                 "one time dimension",
             ),
             (
-                with("dimensions", json!(["visit:country_name"])),
+                with("dimensions", json!(["visit:region_name"])),
                 "not supported by Footfall yet",
             ),
             (

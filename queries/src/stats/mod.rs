@@ -5,6 +5,7 @@
 //! ## Layout
 //! - [`model`]: the closed sets a query is made of, and [`Query`].
 //! - [`goal`]: a site's goals (pages and events that count as conversions).
+//! - [`country`]: country names, for `visit:country_name`.
 //! - [`period`]: date ranges in the site's time zone.
 //! - [`sql`]: the one module that assembles stats SQL.
 //! - [`rollup`]: daily rollups, what they can answer, and the thread that keeps them.
@@ -13,6 +14,7 @@
 //! - [`api`]: Plausible's Stats API v2 request and answer shapes.
 
 pub mod api;
+pub mod country;
 pub mod goal;
 pub mod model;
 pub mod period;

@@ -112,6 +112,8 @@ pub enum VisitField {
     UtmContent,
     UtmTerm,
     Country,
+    /// The country's English name ([`super::country`]); answered by code, then named.
+    CountryName,
     Region,
     City,
     Device,
@@ -122,7 +124,7 @@ pub enum VisitField {
 }
 
 impl VisitField {
-    pub const ALL: [VisitField; 18] = [
+    pub const ALL: [VisitField; 19] = [
         VisitField::EntryPage,
         VisitField::ExitPage,
         VisitField::Source,
@@ -134,6 +136,7 @@ impl VisitField {
         VisitField::UtmContent,
         VisitField::UtmTerm,
         VisitField::Country,
+        VisitField::CountryName,
         VisitField::Region,
         VisitField::City,
         VisitField::Device,
@@ -157,6 +160,7 @@ impl VisitField {
             VisitField::UtmContent => "utm_content",
             VisitField::UtmTerm => "utm_term",
             VisitField::Country => "country",
+            VisitField::CountryName => "country_name",
             VisitField::Region => "region",
             VisitField::City => "city",
             VisitField::Device => "device",
@@ -175,6 +179,7 @@ impl VisitField {
         matches!(
             self,
             VisitField::Country
+                | VisitField::CountryName
                 | VisitField::Region
                 | VisitField::City
                 | VisitField::Device
@@ -203,6 +208,7 @@ impl VisitField {
             | VisitField::ExitPage
             | VisitField::Channel
             | VisitField::Country
+            | VisitField::CountryName
             | VisitField::Region
             | VisitField::City => "",
         }

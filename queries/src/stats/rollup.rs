@@ -43,7 +43,13 @@ pub fn dimensions() -> Vec<Dimension> {
     [EventField::Page, EventField::Name, EventField::Hostname]
         .into_iter()
         .map(Dimension::Event)
-        .chain(VisitField::ALL.into_iter().map(Dimension::Visit))
+        .chain(
+            VisitField::ALL
+                .into_iter()
+                // Answered from the codes' rollups ([`super::country`]).
+                .filter(|f| *f != VisitField::CountryName)
+                .map(Dimension::Visit),
+        )
         .collect()
 }
 

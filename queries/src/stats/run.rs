@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use duckdb::{params_from_iter, Connection};
 
-use super::model::{Dimension, Filter, Metric, Order, OrderKey, Period, Query, TimeBucket};
+use super::model::{
+    Dimension, Filter, Metric, Order, OrderKey, Period, Query, TimeBucket, VisitField,
+};
 use super::period::local_time;
 use super::QueryError;
-use super::{rollup, sql};
+use super::{country, rollup, sql};
 
 /// A metric's value: counts are integers, rates and averages may have decimals, and a share of
 /// nothing is null.
@@ -158,8 +160,29 @@ pub fn metric_value(metric: Metric, c: &Counts, bases: &Bases) -> MetricValue {
     }
 }
 
+/// The query as the store answers it: country names asked by their codes ([`country`]).
+fn by_codes(query: &Query) -> Query {
+    let mut coded = query.clone();
+    for dimension in &mut coded.dimensions {
+        if *dimension == Dimension::Visit(VisitField::CountryName) {
+            *dimension = Dimension::Visit(VisitField::Country);
+        }
+    }
+    let is_match =
+        |pattern: &str, name: &str| regex::Regex::new(pattern).is_ok_and(|r| r.is_match(name));
+    coded.filter = coded.filter.map(|f| country::names_as_codes(&f, &is_match));
+    coded
+}
+
 /// Runs a validated query.
-pub fn run(conn: &Connection, query: &Query) -> Result<QueryResult, QueryError> {
+pub fn run(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> {
+    let coded;
+    let query = if country::mentioned(&asked.dimensions, asked.filter.as_ref()) {
+        coded = by_codes(asked);
+        &coded
+    } else {
+        asked
+    };
     let with_visits = query.needs_whole_visits(&query.dimensions);
     let mut groups = counts(conn, query, &query.dimensions, with_visits)?;
     if query.visits_are_whole(&query.dimensions) {
@@ -236,7 +259,14 @@ pub fn run(conn: &Connection, query: &Query) -> Result<QueryResult, QueryError> 
             }
         })
         .collect();
-    sort_rows(&mut rows, query);
+    for (i, dimension) in asked.dimensions.iter().enumerate() {
+        if *dimension == Dimension::Visit(VisitField::CountryName) {
+            for row in &mut rows {
+                row.dimensions[i] = country::name(&row.dimensions[i]);
+            }
+        }
+    }
+    sort_rows(&mut rows, asked);
     let total_rows = rows.len() as u64;
     let rows = rows
         .into_iter()
