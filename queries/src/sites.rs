@@ -40,7 +40,7 @@ pub fn add(conn: &Connection, domain: &str, timezone: &str) -> Result<bool, Stor
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Removed {
     pub site_removed: bool,
-    /// Events deleted with it (only with `purge`).
+    /// Events deleted with it (only with `purge`, which deletes its rollups and goals too).
     pub events_deleted: u64,
 }
 
@@ -55,6 +55,10 @@ pub fn remove(conn: &Connection, domain: &str, purge: bool) -> Result<Removed, S
             events_deleted =
                 conn.execute("DELETE FROM events WHERE site = ?", params![domain])? as u64;
             conn.execute("DELETE FROM dropped_events WHERE site = ?", params![domain])?;
+            // What was derived from the events, and the goals that read them.
+            conn.execute("DELETE FROM rollups WHERE site = ?", params![domain])?;
+            conn.execute("DELETE FROM rollup_marks WHERE site = ?", params![domain])?;
+            conn.execute("DELETE FROM goals WHERE site = ?", params![domain])?;
         }
         Ok(Removed {
             site_removed,
@@ -92,4 +96,41 @@ pub fn exists(conn: &Connection, domain: &str) -> Result<bool, StoreError> {
         )
         .optional()?
         .is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{rollup, Goal};
+    use crate::{Store, StoreOptions};
+
+    #[test]
+    fn purging_a_site_deletes_what_was_made_from_its_events() {
+        let store = Store::open_in_memory(&StoreOptions::default()).unwrap();
+        let conn = store.connection().unwrap();
+        let sample = crate::sample::SampleSpec::small(5);
+        crate::sample::load(&conn, &crate::sample::generate(&sample)).unwrap();
+        let site = sample.sites[0].as_str();
+        add(&conn, site, "UTC").unwrap();
+        crate::goals::add(&conn, site, &Goal::event("Signup").unwrap()).unwrap();
+        // Two days closed: enough to have rows, quick to make.
+        let first_day = sample.last_day - chrono::Duration::days(i64::from(sample.days) - 1);
+        let later = first_day.and_hms_opt(12, 0, 0).unwrap().and_utc() + chrono::Duration::days(3);
+        assert!(!rollup::catch_up(&conn, later).unwrap().is_empty());
+        let count = |table: &str| -> i64 {
+            let sql = match table {
+                "rollups" => "SELECT count(*) FROM rollups WHERE site = ?",
+                "rollup_marks" => "SELECT count(*) FROM rollup_marks WHERE site = ?",
+                _ => "SELECT count(*) FROM goals WHERE site = ?",
+            };
+            conn.query_row(sql, [site], |r| r.get(0)).unwrap()
+        };
+        assert!(count("rollups") > 0 && count("rollup_marks") == 1 && count("goals") == 1);
+
+        let removed = remove(&conn, site, true).unwrap();
+        assert!(removed.site_removed && removed.events_deleted > 0);
+        for table in ["rollups", "rollup_marks", "goals"] {
+            assert_eq!(count(table), 0, "{table}");
+        }
+    }
 }
