@@ -17,7 +17,12 @@ fn main() {
         eprintln!("usage: explain FILE.duckdb QUERY_JSON");
         std::process::exit(2);
     };
-    let store = Store::open(std::path::Path::new(file), &StoreOptions::default()).unwrap();
+    // FOOTFALL_MEMORY (e.g. "1GB") tries another memory limit than the default.
+    let mut options = StoreOptions::default();
+    if let Ok(limit) = std::env::var("FOOTFALL_MEMORY") {
+        options.memory_limit = limit;
+    }
+    let store = Store::open(std::path::Path::new(file), &options).unwrap();
     let conn = store.connection().unwrap();
     if let Some(sql) = body.strip_prefix("sql:") {
         // Plain SQL, timed: for trying out other forms of a statement.
