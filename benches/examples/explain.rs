@@ -1,5 +1,6 @@
 //! Where a query's time goes: prints DuckDB's `EXPLAIN ANALYZE` of the statement that counts a
-//! Stats API query from events, over one of the bench files.
+//! Stats API query from events, over one of the bench files. `time:` before the query times the
+//! whole answer, its counts and its rollup read instead; `sql:...` times plain SQL.
 //!
 //! ```sh
 //! cargo build --release --workspace --examples
@@ -34,13 +35,61 @@ fn main() {
         }
         return;
     }
-    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    let timed = body.starts_with("time:");
+    let body: serde_json::Value =
+        serde_json::from_str(body.strip_prefix("time:").unwrap_or(body)).unwrap();
     let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
     let planned = api::parse(&body)
         .unwrap()
         .plan(chrono_tz::Tz::UTC, now, None, &[])
         .unwrap();
     let query = &planned.query;
+    if timed {
+        // The whole answer, as the bench times it, and its parts.
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            planned.answer(&conn).unwrap();
+            let answered = started.elapsed();
+            let started = std::time::Instant::now();
+            footfall_queries::stats::run(&conn, query).unwrap();
+            let ran = started.elapsed();
+            let started = std::time::Instant::now();
+            let dims = &query.dimensions;
+            let counts = footfall_queries::stats::run::counts(
+                &conn,
+                query,
+                dims,
+                query.needs_whole_visits(dims),
+            )
+            .unwrap();
+            println!(
+                "answer {answered:.1?}, run {ran:.1?}, counts {:.1?} ({} groups)",
+                started.elapsed(),
+                counts.len()
+            );
+        }
+        let (first, end) =
+            footfall_queries::stats::rollup::days_for(&conn, query, &query.dimensions)
+                .unwrap()
+                .unwrap_or_default();
+        let read = sql::rollup_read(query, &query.dimensions, first, end);
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let mut prepared = conn
+                .prepare(&format!("EXPLAIN ANALYZE {}", read.sql))
+                .unwrap();
+            let mut rows = prepared
+                .query(duckdb::params_from_iter(read.params.iter()))
+                .unwrap();
+            let mut plan = String::new();
+            while let Some(row) = rows.next().unwrap() {
+                plan = row.get::<_, String>(1).unwrap();
+            }
+            println!("rollup read {:.1?}", started.elapsed());
+            println!("{}", plan.lines().take(70).collect::<Vec<_>>().join("\n"));
+        }
+        return;
+    }
     let statement = sql::statement(
         query,
         &query.dimensions,

@@ -40,8 +40,13 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/js/{file}", get(script::get_plausible_script))
         .route("/api/event.gif", get(pixel::get_pixel))
         .route("/api/v2/query", post(stats::post_query))
+        // Plausible's path, and the shorter one some clients and docs use.
         .route(
             "/api/v1/stats/realtime/visitors",
+            get(stats::get_realtime_visitors),
+        )
+        .route(
+            "/api/v1/realtime/visitors",
             get(stats::get_realtime_visitors),
         )
         .route("/healthz", get(health::healthz))
