@@ -49,8 +49,11 @@ pub async fn run(
     );
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let stopping = app.clone();
     tokio::spawn(async move {
         shutdown.await;
+        // The rollup step in progress (a few seconds at most) ends while requests drain.
+        stopping.rollups.request_stop();
         let _ = stop_tx.send(true);
     });
     let mut stop_for_serve = stop_rx.clone();
@@ -72,8 +75,8 @@ pub async fn run(
         }
     };
     tracing::info!("stopped accepting requests; writing what is queued");
-    // A rollup step in progress finishes first (a few days at most), so the final checkpoint
-    // meets no open transaction.
+    // The rollup step in progress has finished (or does now), so the final checkpoint meets no
+    // open transaction.
     let rollups_app = app.clone();
     tokio::task::spawn_blocking(move || rollups_app.rollups.stop()).await?;
 

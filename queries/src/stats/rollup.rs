@@ -246,9 +246,16 @@ impl Keeper {
         let _ = self.signals.try_send(Signal::Look);
     }
 
+    /// Asks the thread to stop after the step in progress, without waiting.
+    pub fn request_stop(&self) {
+        let _ = self.signals.try_send(Signal::Stop);
+    }
+
     /// Stops after the step in progress, and waits for it.
     pub fn stop(&self) {
-        let _ = self.signals.send(Signal::Stop);
+        let _ = self
+            .signals
+            .send_timeout(Signal::Stop, StdDuration::from_millis(100));
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(thread) = thread {
             let _ = thread.join();
