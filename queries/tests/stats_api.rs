@@ -289,6 +289,31 @@ fn countries_by_name_are_answered_by_code() {
 }
 
 #[test]
+fn behavioral_filters_split_visits_by_what_they_did() {
+    let (_dir, conn) = store();
+    let visits = |filters: Value| -> u64 {
+        let answer = ask(
+            &conn,
+            json!({"site_id": "alpha.test", "metrics": ["visits"], "date_range": "all", "filters": filters}),
+        )
+        .unwrap();
+        answer["results"][0]["metrics"][0].as_u64().unwrap()
+    };
+    let signed_up = json!(["is", "event:name", ["Signup"]]);
+    let did = visits(json!([["has_done", signed_up]]));
+    let did_not = visits(json!([["has_not_done", signed_up]]));
+    let all = visits(json!([]));
+    assert!(did > 0 && did_not > 0);
+    assert_eq!(did + did_not, all, "every visit did or did not");
+    // Visits that signed up, entering on the home page: a behavioral filter beside a plain one.
+    let home_and_signed_up = visits(json!([
+        ["has_done", signed_up],
+        ["is", "visit:entry_page", ["/"]]
+    ]));
+    assert!(home_and_signed_up > 0 && home_and_signed_up < did);
+}
+
+#[test]
 fn goals_break_down_conversions_and_rates() {
     let (_dir, conn) = store();
     let goals = vec![

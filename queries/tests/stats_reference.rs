@@ -224,11 +224,20 @@ fn value(q: &Query, d: &Dimension, event: Option<&Event>, visit: &Visit) -> Stri
     }
 }
 
-fn holds(q: &Query, f: &Filter, e: &Event, v: &Visit) -> bool {
+/// The period's events of each visit, for behavioral filters.
+type Done<'a> = HashMap<u64, Vec<&'a Event>>;
+
+fn holds(q: &Query, f: &Filter, e: &Event, v: &Visit, done: &Done) -> bool {
     match f {
-        Filter::And(parts) => parts.iter().all(|p| holds(q, p, e, v)),
-        Filter::Or(parts) => parts.iter().any(|p| holds(q, p, e, v)),
-        Filter::Not(inner) => !holds(q, inner, e, v),
+        Filter::And(parts) => parts.iter().all(|p| holds(q, p, e, v, done)),
+        Filter::Or(parts) => parts.iter().any(|p| holds(q, p, e, v, done)),
+        Filter::Not(inner) => !holds(q, inner, e, v, done),
+        Filter::HasDone { negated, inner } => {
+            let any = done
+                .get(&e.session_id)
+                .is_some_and(|others| others.iter().any(|o| holds(q, inner, o, v, done)));
+            any != *negated
+        }
         Filter::Condition {
             operator,
             dimension,
@@ -296,13 +305,17 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
         .copied()
         .filter(|e| e.ts >= q.period.from && e.ts < q.period.to)
         .collect();
+    let mut done: Done = HashMap::new();
+    for e in &events {
+        done.entry(e.session_id).or_default().push(e);
+    }
     let matching: Vec<&Event> = events
         .iter()
         .copied()
         .filter(|e| {
             q.filter
                 .as_ref()
-                .is_none_or(|f| holds(q, f, e, &visits[&e.session_id]))
+                .is_none_or(|f| holds(q, f, e, &visits[&e.session_id], &done))
         })
         .collect();
     let total_visitors: BTreeSet<u64> = matching.iter().map(|e| e.visitor_id).collect();
@@ -350,7 +363,9 @@ fn reference(all: &[Event], q: &Query) -> (Vec<ResultRow>, u64) {
                 let v = &visits[&e.session_id];
                 v.started >= q.period.from
                     && v.started < q.period.to
-                    && session_filter.as_ref().is_none_or(|f| holds(q, f, e, v))
+                    && session_filter
+                        .as_ref()
+                        .is_none_or(|f| holds(q, f, e, v, &done))
             })
             .map(|e| e.session_id)
             .collect();
@@ -680,8 +695,24 @@ fn goal_condition() -> impl Strategy<Value = Filter> {
         })
 }
 
+/// `has_done` / `has_not_done` around a condition on an event dimension.
+fn behavioral() -> impl Strategy<Value = Filter> {
+    (
+        any::<bool>(),
+        condition().prop_filter("behavioral filters read events", |c| {
+            c.conditions()
+                .iter()
+                .all(|c| matches!(c.dimension, Dimension::Event(_) | Dimension::Prop(_)))
+        }),
+    )
+        .prop_map(|(negated, inner)| Filter::HasDone {
+            negated,
+            inner: Box::new(inner),
+        })
+}
+
 fn filter() -> impl Strategy<Value = Filter> {
-    condition().prop_recursive(2, 6, 3, |inner| {
+    prop_oneof![4 => condition(), 1 => behavioral()].prop_recursive(2, 6, 3, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 1..3).prop_map(Filter::And),
             prop::collection::vec(inner.clone(), 1..3).prop_map(Filter::Or),
@@ -714,7 +745,7 @@ fn query(
         ),
         (
             prop::option::weighted(filtered, filter()),
-            prop::option::weighted(0.25, goal_condition()),
+            prop::option::weighted(filtered * 0.35, goal_condition()),
         ),
         any::<bool>(),
         1u32..30,

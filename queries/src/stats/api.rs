@@ -418,7 +418,27 @@ fn parse_filter(
             depth + 1,
             budget,
         )?))),
-        ("has_done" | "has_not_done", _) => Err(later(&format!("{at}: the `{operator}` filter"))),
+        ("has_done" | "has_not_done", [inner]) => {
+            let inner = parse_filter(inner, &format!("{at}/1"), depth + 1, budget)?;
+            if contains_behavioral(&inner) {
+                return Err(invalid(format!(
+                    "{at}: Invalid filters. Behavioral filters (has_done, has_not_done) cannot be nested."
+                )));
+            }
+            if inner
+                .conditions()
+                .iter()
+                .any(|c| !matches!(c.dimension, Dimension::Event(_) | Dimension::Prop(_)))
+            {
+                return Err(invalid(format!(
+                    "{at}: Invalid filters. Behavioral filters (has_done, has_not_done) can only be used with event dimension filters."
+                )));
+            }
+            Ok(Filter::HasDone {
+                negated: operator == "has_not_done",
+                inner: Box::new(inner),
+            })
+        }
         (_, [Value::String(dimension), Value::Array(clauses), rest @ ..]) if rest.len() <= 1 => {
             let operator = Operator::parse(operator).ok_or_else(|| {
                 invalid(format!("{at}: Unknown operator for filter {operator:?}"))
@@ -558,6 +578,15 @@ impl Request {
             }
         }
         Ok(())
+    }
+}
+
+fn contains_behavioral(filter: &Filter) -> bool {
+    match filter {
+        Filter::HasDone { .. } => true,
+        Filter::And(parts) | Filter::Or(parts) => parts.iter().any(contains_behavioral),
+        Filter::Not(inner) => contains_behavioral(inner),
+        Filter::Condition { .. } => false,
     }
 }
 
@@ -1113,9 +1142,16 @@ mod tests {
             (
                 with(
                     "filters",
-                    json!([["has_done", ["is", "event:page", ["/"]]]]),
+                    json!([["has_done", ["is", "visit:source", ["Google"]]]]),
                 ),
-                "not supported by Footfall yet",
+                "can only be used with event dimension filters",
+            ),
+            (
+                with(
+                    "filters",
+                    json!([["has_done", ["has_not_done", ["is", "event:page", ["/"]]]]]),
+                ),
+                "cannot be nested",
             ),
             (
                 with("filters", json!([["is", "segment", [1]]])),

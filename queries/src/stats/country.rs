@@ -82,6 +82,10 @@ pub fn names_as_codes(filter: &Filter, is_match: &dyn Fn(&str, &str) -> bool) ->
             Filter::Or(parts.iter().map(|p| names_as_codes(p, is_match)).collect())
         }
         Filter::Not(inner) => Filter::Not(Box::new(names_as_codes(inner, is_match))),
+        Filter::HasDone { negated, inner } => Filter::HasDone {
+            negated: *negated,
+            inner: Box::new(names_as_codes(inner, is_match)),
+        },
         Filter::Condition {
             operator,
             dimension: Dimension::Visit(VisitField::CountryName),

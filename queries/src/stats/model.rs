@@ -358,6 +358,12 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
+    /// `has_done` (or, `negated`, `has_not_done`): the event's visit has (or has not) an event
+    /// in the period for which `inner` holds. `inner` reads event dimensions only.
+    HasDone {
+        negated: bool,
+        inner: Box<Filter>,
+    },
 }
 
 /// One condition of a filter tree, wherever it sits in it.
@@ -376,7 +382,7 @@ impl Filter {
         while let Some(filter) = stack.pop() {
             match filter {
                 Filter::And(parts) | Filter::Or(parts) => stack.extend(parts.iter().rev()),
-                Filter::Not(inner) => stack.push(inner),
+                Filter::Not(inner) | Filter::HasDone { inner, .. } => stack.push(inner),
                 Filter::Condition {
                     operator,
                     dimension,
@@ -390,6 +396,19 @@ impl Filter {
             }
         }
         out
+    }
+
+    /// The conditions on the event itself or its visit: those of behavioral filters (which are
+    /// about other events of the visit) left out.
+    pub fn own_conditions(&self) -> Vec<ConditionRef<'_>> {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => {
+                parts.iter().flat_map(Filter::own_conditions).collect()
+            }
+            Filter::Not(inner) => inner.own_conditions(),
+            Filter::HasDone { .. } => Vec::new(),
+            Filter::Condition { .. } => self.conditions(),
+        }
     }
 
     /// Whether any condition is on `event:goal`.
@@ -420,9 +439,9 @@ impl Filter {
         }
     }
 
-    /// Whether any condition is on `event:page`.
+    /// Whether any condition (outside behavioral filters) is on `event:page`.
     pub fn mentions_page(&self) -> bool {
-        self.conditions()
+        self.own_conditions()
             .iter()
             .any(|c| *c.dimension == Dimension::Event(EventField::Page))
     }
@@ -438,6 +457,8 @@ impl Filter {
                 Filter::Or(parts.iter().map(Filter::pages_as_entry_pages).collect())
             }
             Filter::Not(inner) => Filter::Not(Box::new(inner.pages_as_entry_pages())),
+            // About other events of the visit, which are read as they are.
+            Filter::HasDone { .. } => self.clone(),
             Filter::Condition {
                 operator,
                 dimension,

@@ -753,6 +753,12 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
         Filter::And(parts) => join(b, parts, " AND "),
         Filter::Or(parts) => join(b, parts, " OR "),
         Filter::Not(inner) => format!("(NOT {})", filter_sql(b, inner)),
+        // The visits with a matching event in the period (`ev`, which every statement has).
+        Filter::HasDone { negated, inner } => format!(
+            "({}session_id IN (SELECT session_id FROM ev WHERE {}))",
+            if *negated { "NOT " } else { "" },
+            filter_sql(b, inner)
+        ),
         Filter::Condition {
             operator,
             dimension: Dimension::Goal,
