@@ -29,6 +29,8 @@ struct Visit<'a> {
     first: &'a Event,
     entry_page: String,
     exit_page: String,
+    entry_hostname: String,
+    exit_hostname: String,
     started: DateTime<Utc>,
     duration_us: i64,
     pageviews: u64,
@@ -49,6 +51,11 @@ fn visits<'a>(events: &[&'a Event]) -> HashMap<u64, Visit<'a>> {
                 first: list[0],
                 entry_page: pages.first().map(|e| e.path.clone()).unwrap_or_default(),
                 exit_page: pages.last().map(|e| e.path.clone()).unwrap_or_default(),
+                entry_hostname: pages
+                    .first()
+                    .map(|e| e.hostname.clone())
+                    .unwrap_or_default(),
+                exit_hostname: pages.last().map(|e| e.hostname.clone()).unwrap_or_default(),
                 started: list[0].ts,
                 duration_us: (list[list.len() - 1].ts - list[0].ts)
                     .num_microseconds()
@@ -69,6 +76,8 @@ fn visit_value(field: VisitField, v: &Visit) -> String {
     let raw = match field {
         VisitField::EntryPage => v.entry_page.clone(),
         VisitField::ExitPage => v.exit_page.clone(),
+        VisitField::EntryPageHostname => v.entry_hostname.clone(),
+        VisitField::ExitPageHostname => v.exit_hostname.clone(),
         VisitField::Source => e.source.clone(),
         VisitField::Referrer => e.referrer.clone(),
         VisitField::Channel => {
@@ -104,6 +113,8 @@ fn visit_value(field: VisitField, v: &Visit) -> String {
         VisitField::Source | VisitField::Referrer => "Direct / None".into(),
         VisitField::EntryPage
         | VisitField::ExitPage
+        | VisitField::EntryPageHostname
+        | VisitField::ExitPageHostname
         | VisitField::Channel
         | VisitField::Country
         | VisitField::CountryName
@@ -588,8 +599,9 @@ fn clauses_for(d: &Dimension) -> Vec<&'static str> {
             "Video Seen",
             "File",
         ],
-        Dimension::Event(EventField::Hostname) => {
-            vec!["alpha.test", "blog.beta.test", "BLOG", "gamma"]
+        Dimension::Event(EventField::Hostname)
+        | Dimension::Visit(VisitField::EntryPageHostname | VisitField::ExitPageHostname) => {
+            vec!["alpha.test", "blog.beta.test", "BLOG", "gamma", ""]
         }
         Dimension::Prop(_) => vec!["pro", "free", "(none)", "guide", "TEAM"],
         Dimension::Visit(VisitField::Source) => {

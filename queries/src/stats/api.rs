@@ -28,12 +28,7 @@ const MAX_PROP_KEY_BYTES: usize = 300;
 
 /// Plausible's names that Footfall does not answer yet.
 const LATER_METRICS: [&str; 3] = ["total_revenue", "average_revenue", "exit_rate"];
-const LATER_DIMENSIONS: [&str; 4] = [
-    "visit:region_name",
-    "visit:city_name",
-    "visit:entry_page_hostname",
-    "visit:exit_page_hostname",
-];
+const LATER_DIMENSIONS: [&str; 2] = ["visit:region_name", "visit:city_name"];
 
 /// A dimension as asked for: `time` is resolved once the period is known.
 #[derive(Debug, Clone, PartialEq)]

@@ -102,6 +102,9 @@ impl Metric {
 pub enum VisitField {
     EntryPage,
     ExitPage,
+    /// The hostnames of the first and last pageview (sites served on several hosts).
+    EntryPageHostname,
+    ExitPageHostname,
     Source,
     Referrer,
     /// Computed from the first event's source, tags and click id ([`footfall_collector::channel`]).
@@ -124,9 +127,11 @@ pub enum VisitField {
 }
 
 impl VisitField {
-    pub const ALL: [VisitField; 19] = [
+    pub const ALL: [VisitField; 21] = [
         VisitField::EntryPage,
         VisitField::ExitPage,
+        VisitField::EntryPageHostname,
+        VisitField::ExitPageHostname,
         VisitField::Source,
         VisitField::Referrer,
         VisitField::Channel,
@@ -151,6 +156,8 @@ impl VisitField {
         match self {
             VisitField::EntryPage => "entry_page",
             VisitField::ExitPage => "exit_page",
+            VisitField::EntryPageHostname => "entry_page_hostname",
+            VisitField::ExitPageHostname => "exit_page_hostname",
             VisitField::Source => "source",
             VisitField::Referrer => "referrer",
             VisitField::Channel => "channel",
@@ -206,6 +213,8 @@ impl VisitField {
             | VisitField::OsVersion => "(not set)",
             VisitField::EntryPage
             | VisitField::ExitPage
+            | VisitField::EntryPageHostname
+            | VisitField::ExitPageHostname
             | VisitField::Channel
             | VisitField::Country
             | VisitField::CountryName

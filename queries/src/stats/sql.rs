@@ -173,6 +173,16 @@ pub fn statement(
                 "coalesce(arg_max(path, ts) FILTER (WHERE name = 'pageview'), '') AS exit_page"
                     .to_owned()
             }
+            VisitField::EntryPageHostname => {
+                "coalesce(arg_min(hostname, ts) FILTER (WHERE name = 'pageview'), '') \
+                 AS entry_page_hostname"
+                    .to_owned()
+            }
+            VisitField::ExitPageHostname => {
+                "coalesce(arg_max(hostname, ts) FILTER (WHERE name = 'pageview'), '') \
+                 AS exit_page_hostname"
+                    .to_owned()
+            }
             VisitField::Channel => {
                 "arg_min(source, ts) AS ch_source, arg_min(lower(utm_medium), ts) AS ch_medium, \
                  arg_min(lower(utm_source), ts) AS ch_utm_source, \
