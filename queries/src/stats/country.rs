@@ -92,24 +92,10 @@ pub fn names_as_codes(filter: &Filter, is_match: &dyn Fn(&str, &str) -> bool) ->
             clauses,
             case_sensitive,
         } => {
-            let fold = |s: &str| {
-                if *case_sensitive {
-                    s.to_owned()
-                } else {
-                    s.to_lowercase()
-                }
-            };
             let mut matching: Vec<String> = std::iter::once(String::new())
                 .chain(codes())
                 .filter(|code| {
-                    let name = name(code);
-                    clauses.iter().any(|clause| match operator {
-                        Operator::Is | Operator::IsNot => fold(&name) == fold(clause),
-                        Operator::Contains | Operator::ContainsNot => {
-                            fold(&name).contains(&fold(clause))
-                        }
-                        Operator::Matches | Operator::MatchesNot => is_match(clause, &name),
-                    })
+                    operator.any_clause_matches(&name(code), clauses, *case_sensitive, is_match)
                 })
                 .collect();
             // A condition needs a clause; a code no event has stands for "none".

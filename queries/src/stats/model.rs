@@ -344,6 +344,29 @@ impl Operator {
         Self::ALL.into_iter().find(|o| o.name() == name)
     }
 
+    /// Whether a name matches any of the clauses, negation left aside: for names matched in
+    /// Rust rather than in the store (goals, countries). `is_match` runs `matches` patterns.
+    pub fn any_clause_matches(
+        self,
+        name: &str,
+        clauses: &[String],
+        case_sensitive: bool,
+        is_match: &dyn Fn(&str, &str) -> bool,
+    ) -> bool {
+        let fold = |text: &str| {
+            if case_sensitive {
+                text.to_owned()
+            } else {
+                text.to_lowercase()
+            }
+        };
+        clauses.iter().any(|clause| match self {
+            Operator::Is | Operator::IsNot => fold(name) == fold(clause),
+            Operator::Contains | Operator::ContainsNot => fold(name).contains(&fold(clause)),
+            Operator::Matches | Operator::MatchesNot => is_match(clause, name),
+        })
+    }
+
     pub fn is_negated(self) -> bool {
         matches!(
             self,

@@ -776,24 +776,17 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
             case_sensitive,
         } => {
             // Goals are matched by name here, and the events by the goals' definitions.
-            let fold = |text: &str| {
-                if *case_sensitive {
-                    text.to_owned()
-                } else {
-                    text.to_lowercase()
-                }
-            };
+            // (`matches` is refused for goals when the query is read.)
             let goals = b.goals;
             let reached: Vec<String> = goals
                 .iter()
                 .filter(|goal| {
-                    let name = fold(&goal.display_name());
-                    clauses.iter().any(|c| match operator {
-                        Operator::Is | Operator::IsNot => name == fold(c),
-                        Operator::Contains | Operator::ContainsNot => name.contains(&fold(c)),
-                        // Refused for goals when the query is read.
-                        Operator::Matches | Operator::MatchesNot => false,
-                    })
+                    operator.any_clause_matches(
+                        &goal.display_name(),
+                        clauses,
+                        *case_sensitive,
+                        &|_, _| false,
+                    )
                 })
                 .map(|goal| goal_sql(b, goal))
                 .collect();
