@@ -73,6 +73,29 @@ fn main() {
                 .unwrap()
                 .unwrap_or_default();
         let read = sql::rollup_read(query, &query.dimensions, first, end);
+        // Each part of `counts`, timed: prepare, then run and fetch every row.
+        let last = footfall_queries::stats::model::Period {
+            from: end.and_hms_opt(0, 0, 0).unwrap().and_utc(),
+            to: query.period.to,
+        };
+        let raw = sql::statement(query, &query.dimensions, false, &last);
+        for (label, statement) in [("rollup read", &read), ("open days", &raw)] {
+            for _ in 0..3 {
+                let started = std::time::Instant::now();
+                let mut prepared = conn.prepare(&statement.sql).unwrap();
+                let prepared_in = started.elapsed();
+                let rows = prepared
+                    .query_map(duckdb::params_from_iter(statement.params.iter()), |row| {
+                        row.get::<_, String>(0)
+                    })
+                    .unwrap()
+                    .count();
+                println!(
+                    "{label}: prepared in {prepared_in:.1?}, {rows} rows in {:.1?}",
+                    started.elapsed()
+                );
+            }
+        }
         for _ in 0..3 {
             let started = std::time::Instant::now();
             let mut prepared = conn
