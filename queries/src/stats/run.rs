@@ -190,16 +190,18 @@ pub fn run(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> 
             c.visits = c.sessions;
         }
     }
-    let total_visitors = if query.metrics.contains(&Metric::Percentage) {
-        if query.dimensions.is_empty() {
-            groups.first().map_or(0, |(_, c)| c.visitors)
-        } else {
-            counts(conn, query, &[], false)?
-                .first()
-                .map_or(0, |(_, c)| c.visitors)
-        }
-    } else {
+    let visitors_of = |q: &Query| -> Result<u64, QueryError> {
+        Ok(counts(conn, q, &[], false)?
+            .first()
+            .map_or(0, |(_, c)| c.visitors))
+    };
+    let with_percentage = query.metrics.contains(&Metric::Percentage);
+    let total_visitors = if !with_percentage {
         0
+    } else if query.dimensions.is_empty() {
+        groups.first().map_or(0, |(_, c)| c.visitors)
+    } else {
+        visitors_of(query)?
     };
     // Conversion rates are shares of the visitors of the same query without its goal (and
     // prop) conditions: in all, or per group of the dimensions other than the goal.
@@ -207,12 +209,13 @@ pub fn run(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> 
         filter: query.filter.as_ref().and_then(Filter::without_goals),
         ..query.clone()
     };
-    let conversion_base = if query.metrics.contains(&Metric::ConversionRate) {
-        counts(conn, &unconverted, &[], false)?
-            .first()
-            .map_or(0, |(_, c)| c.visitors)
-    } else {
+    let conversion_base = if !query.metrics.contains(&Metric::ConversionRate) {
         0
+    } else if with_percentage && unconverted.filter == query.filter {
+        // With goals as a dimension only, the base is the percentage's total.
+        total_visitors
+    } else {
+        visitors_of(&unconverted)?
     };
     let goal_at = query.dimensions.iter().position(|d| *d == Dimension::Goal);
     let group_key = |dimensions: &[String]| -> Vec<String> {
@@ -325,21 +328,15 @@ pub fn counts(
             statements.push(sql::statement(query, dimensions, with_visits, &piece));
         }
     }
-    // Every count is a sum over the parts (see [`rollup`]), so groups merge by adding.
-    let mut merged: Vec<(Vec<String>, Counts)> = Vec::new();
-    let mut index: HashMap<Vec<String>, usize> = HashMap::new();
+    // Every count is a sum over the parts (see [`rollup`]), so groups merge by adding. Their
+    // order does not matter: rows are sorted afterwards.
+    let mut merged: HashMap<Vec<String>, Counts> = HashMap::new();
     for statement in &statements {
         for (key, c) in fetch(conn, statement, dimensions.len())? {
-            match index.get(&key) {
-                Some(&i) => merged[i].1.add(&c),
-                None => {
-                    index.insert(key.clone(), merged.len());
-                    merged.push((key, c));
-                }
-            }
+            merged.entry(key).or_default().add(&c);
         }
     }
-    Ok(merged)
+    Ok(merged.into_iter().collect())
 }
 
 /// Runs a counting statement: rows of dimension values, then the counts.
