@@ -541,7 +541,13 @@ impl Request {
         }
         let by_goal = dimensions.contains(&Dimension::Goal)
             || self.filter.as_ref().is_some_and(Filter::mentions_goal);
-        for metric in self.metrics.iter().filter(|m| m.is_goal_metric()) {
+        let goal_metrics: Vec<Metric> = self
+            .metrics
+            .iter()
+            .copied()
+            .filter(|m| m.is_goal_metric())
+            .collect();
+        for metric in &goal_metrics {
             if !by_goal {
                 return Err(invalid(format!(
                     "Metric `{}` can only be queried with event:goal filters or dimensions.",
@@ -553,24 +559,24 @@ impl Request {
                     "Metric `group_conversion_rate` can only be queried with dimensions.",
                 ));
             }
-            // Conversion rates drop the top-level prop conditions from their base, so a prop
-            // condition anywhere else would be kept in one count and not the other.
-            let top_level: Vec<&Filter> = match &self.filter {
-                Some(Filter::And(parts)) => parts.iter().collect(),
-                Some(other) => vec![other],
-                None => Vec::new(),
-            };
-            let nested_prop = top_level.iter().any(|f| {
-                !matches!(f, Filter::Condition { .. })
-                    && f.conditions()
-                        .iter()
-                        .any(|c| matches!(c.dimension, Dimension::Prop(_)))
-            });
-            if nested_prop {
-                return Err(invalid(
-                    "Invalid filters. When `conversion_rate` or `group_conversion_rate` metrics are used, custom property filters can only be used on top level.",
-                ));
-            }
+        }
+        // Conversion rates drop the top-level prop conditions from their base, so a prop
+        // condition anywhere else would be kept in one count and not the other.
+        let top_level: Vec<&Filter> = match &self.filter {
+            Some(Filter::And(parts)) => parts.iter().collect(),
+            Some(other) => vec![other],
+            None => Vec::new(),
+        };
+        let nested_prop = top_level.iter().any(|f| {
+            !matches!(f, Filter::Condition { .. })
+                && f.conditions()
+                    .iter()
+                    .any(|c| matches!(c.dimension, Dimension::Prop(_)))
+        });
+        if !goal_metrics.is_empty() && nested_prop {
+            return Err(invalid(
+                "Invalid filters. When `conversion_rate` or `group_conversion_rate` metrics are used, custom property filters can only be used on top level.",
+            ));
         }
         Ok(())
     }
