@@ -6,8 +6,7 @@
 use std::fmt;
 
 /// One goal of a site.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Goal {
     /// A pageview whose path matches the pattern.
     Page(String),
