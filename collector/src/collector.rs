@@ -27,6 +27,9 @@ pub struct CollectorSettings {
     pub user_agent_cache: u64,
     /// Referrer-spam domains on top of the built-in list.
     pub spam_referrers: Vec<String>,
+    /// Pageviews of one page one visit may record; more are dropped as `repeated` (0: no
+    /// limit). What keeps one visitor from inflating a page's count by reloading it.
+    pub repeat_pageview_limit: u32,
 }
 
 impl Default for CollectorSettings {
@@ -35,6 +38,7 @@ impl Default for CollectorSettings {
             session_timeout: Duration::minutes(30),
             user_agent_cache: 10_000,
             spam_referrers: Vec::new(),
+            repeat_pageview_limit: 20,
         }
     }
 }
@@ -67,7 +71,8 @@ impl Collector {
     pub fn new(settings: CollectorSettings, geo: GeoDb, clock: Arc<dyn Clock>) -> Self {
         Collector {
             salts: Salts::new(clock.clone(), settings.session_timeout),
-            sessions: Sessions::new(settings.session_timeout),
+            sessions: Sessions::new(settings.session_timeout)
+                .with_repeat_limit(settings.repeat_pageview_limit),
             agents: UserAgentParser::new(settings.user_agent_cache),
             spam: SpamList::with_extra(&settings.spam_referrers),
             sites: Sites::default(),
@@ -165,6 +170,17 @@ impl Collector {
                     Some(id) => id,
                     None => {
                         self.drops.add(day, site_name, DropReason::NoVisit);
+                        continue;
+                    }
+                }
+            } else if hit.name == "pageview" {
+                match self
+                    .sessions
+                    .session_for_pageview(ids, ctx.received_at, &page.path)
+                {
+                    Ok(id) => id,
+                    Err(_) => {
+                        self.drops.add(day, site_name, DropReason::Repeated);
                         continue;
                     }
                 }

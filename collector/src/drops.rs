@@ -24,16 +24,19 @@ pub enum DropReason {
     /// An engagement report whose visit had already ended (or began before a restart): it
     /// belongs to no visit, and must not count as one.
     NoVisit,
+    /// A pageview of a page its visit had already viewed as often as the repeat limit allows.
+    Repeated,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 7] = [
         DropReason::Bot,
         DropReason::UnknownSite,
         DropReason::Spam,
         DropReason::Invalid,
         DropReason::Excluded,
         DropReason::NoVisit,
+        DropReason::Repeated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl DropReason {
             DropReason::Invalid => "invalid",
             DropReason::Excluded => "excluded",
             DropReason::NoVisit => "no_visit",
+            DropReason::Repeated => "repeated",
         }
     }
 

@@ -17,19 +17,32 @@ use parking_lot::Mutex;
 
 use crate::visitor::VisitorIds;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Session {
     id: u64,
     last_seen: DateTime<Utc>,
     /// The UTC day the visit started on: it may go on through the next day, not beyond.
     started: NaiveDate,
+    /// Pageviews so far per page (a hash of its path), for the repeat limit.
+    pageviews: Vec<(u64, u32)>,
 }
+
+/// Why a pageview was not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated;
+
+/// Pages per visit whose pageviews are counted for the repeat limit.
+const MAX_TRACKED_PAGES: usize = 500;
 
 /// Shards keep the lock of one visitor's lookup from blocking another's.
 const SHARDS: usize = 16;
 
 pub struct Sessions {
     timeout: Duration,
+    /// Pageviews of one page one visit may record (0: no limit). Past it, reloading a page
+    /// cannot inflate its count: a script reloading a post a thousand times is one visit with
+    /// this many pageviews, not a thousand.
+    repeat_limit: u32,
     shards: Vec<Mutex<HashMap<u64, Session>>>,
 }
 
@@ -37,13 +50,33 @@ impl Sessions {
     pub fn new(timeout: Duration) -> Self {
         Sessions {
             timeout,
+            repeat_limit: 0,
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
         }
     }
 
+    /// Limits the pageviews of one page in one visit (0: no limit).
+    pub fn with_repeat_limit(mut self, limit: u32) -> Self {
+        self.repeat_limit = limit;
+        self
+    }
+
     /// The session id for an event of this visitor at `now`: the ongoing one, or a new one.
     pub fn session_for(&self, ids: VisitorIds, now: DateTime<Utc>) -> u64 {
-        self.visit(ids, now, true)
+        self.visit(ids, now, true, None)
+            .expect("a visit is started when none goes on")
+            .expect("only pageviews are limited")
+    }
+
+    /// As [`Sessions::session_for`], for a pageview of `path`: `Err` when the visit has viewed
+    /// the page as often as the repeat limit allows. The visit goes on either way.
+    pub fn session_for_pageview(
+        &self,
+        ids: VisitorIds,
+        now: DateTime<Utc>,
+        path: &str,
+    ) -> Result<u64, Repeated> {
+        self.visit(ids, now, true, Some(path))
             .expect("a visit is started when none goes on")
     }
 
@@ -51,10 +84,17 @@ impl Sessions {
     /// but never start one: an engagement report arriving after its visit ended (a tab left in
     /// the background for an hour, then closed) would otherwise count as a visit of its own.
     pub fn continue_session(&self, ids: VisitorIds, now: DateTime<Utc>) -> Option<u64> {
-        self.visit(ids, now, false)
+        self.visit(ids, now, false, None)
+            .map(|r| r.expect("not a pageview"))
     }
 
-    fn visit(&self, ids: VisitorIds, now: DateTime<Utc>, may_start: bool) -> Option<u64> {
+    fn visit(
+        &self,
+        ids: VisitorIds,
+        now: DateTime<Utc>,
+        may_start: bool,
+        pageview: Option<&str>,
+    ) -> Option<Result<u64, Repeated>> {
         let carried = ids.previous.and_then(|previous| {
             if previous == ids.current {
                 return None;
@@ -63,7 +103,7 @@ impl Sessions {
             self.is_live(&session, now).then_some(session)
         });
         let mut shard = self.shard(ids.current).lock();
-        let session = match shard.get(&ids.current).copied().or(carried) {
+        let mut session = match shard.remove(&ids.current).or(carried) {
             Some(s) if self.is_live(&s, now) => Session {
                 last_seen: now.max(s.last_seen),
                 ..s
@@ -72,11 +112,17 @@ impl Sessions {
                 id: new_session_id(),
                 last_seen: now,
                 started: now.date_naive(),
+                pageviews: Vec::new(),
             },
             _ => return None,
         };
+        let counted = match pageview {
+            Some(path) if self.repeat_limit > 0 => session.count_pageview(path, self.repeat_limit),
+            _ => true,
+        };
+        let id = session.id;
         shard.insert(ids.current, session);
-        Some(session.id)
+        Some(if counted { Ok(id) } else { Err(Repeated) })
     }
 
     /// Forgets visits that have ended. Called periodically; returns how many were removed.
@@ -108,6 +154,29 @@ impl Sessions {
 
     fn shard(&self, visitor: u64) -> &Mutex<HashMap<u64, Session>> {
         &self.shards[(visitor % SHARDS as u64) as usize]
+    }
+}
+
+impl Session {
+    /// Counts a pageview of `path`; `false` when the page has had `limit` already.
+    fn count_pageview(&mut self, path: &str, limit: u32) -> bool {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let key = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(path);
+        let tracked = self.pageviews.len();
+        match self.pageviews.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) if *n >= limit => false,
+            Some((_, n)) => {
+                *n += 1;
+                true
+            }
+            // A visit of hundreds of pages is a crawler's; its memory stays bounded.
+            None if tracked >= MAX_TRACKED_PAGES => true,
+            None => {
+                self.pageviews.push((key, 1));
+                true
+            }
+        }
     }
 }
 
@@ -229,5 +298,32 @@ mod tests {
         sessions.session_for(ids(5), t(10, 20));
         assert_eq!(sessions.purge_expired(t(10, 40)), 99);
         assert_eq!(sessions.len(), 1);
+    }
+
+    #[test]
+    fn a_visit_records_a_page_at_most_the_repeat_limit() {
+        let sessions = Sessions::new(Duration::minutes(30)).with_repeat_limit(3);
+        let visit = sessions.session_for(ids(1), t(9, 0));
+        let reloads: Vec<_> = (0..1000)
+            .map(|_| sessions.session_for_pageview(ids(1), t(9, 1), "/post"))
+            .collect();
+        assert_eq!(reloads[..3], [Ok(visit); 3]);
+        assert!(reloads[3..].iter().all(|r| *r == Err(Repeated)));
+        // Other pages, other visitors, and other events are not held back.
+        assert_eq!(
+            sessions.session_for_pageview(ids(1), t(9, 2), "/other"),
+            Ok(visit)
+        );
+        assert!(sessions
+            .session_for_pageview(ids(2), t(9, 2), "/post")
+            .is_ok());
+        assert_eq!(sessions.session_for(ids(1), t(9, 3)), visit);
+        // A new visit starts a new count.
+        assert!(sessions
+            .session_for_pageview(ids(1), t(11, 0), "/post")
+            .is_ok());
+        // No limit: every pageview counts.
+        let open = Sessions::new(Duration::minutes(30));
+        assert!((0..100).all(|_| open.session_for_pageview(ids(1), t(9, 0), "/post").is_ok()));
     }
 }
