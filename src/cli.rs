@@ -109,6 +109,16 @@ pub enum SiteCommand {
         /// IANA time zone for the site's reports.
         #[arg(long, default_value = "UTC")]
         timezone: String,
+        /// Let pages show its hit counts without a key (/api/counter, badges, charts).
+        #[arg(long)]
+        public_counters: bool,
+    },
+    /// Turn a site's public hit counts on or off (a site added with `site add`; the config
+    /// file's sites say `public_counters = true` there).
+    Counters {
+        domain: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
     },
     /// List the registered sites.
     List,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use footfall_collector::sites::{compile_globs, SiteSettings};
+use footfall_collector::sites::{compile_globs, PublicCounters, SiteSettings};
 use footfall_collector::{CollectorSettings, SiteDomain};
 use footfall_queries::stats::Goal;
 use footfall_queries::{StoreOptions, WriterSettings};
@@ -39,12 +39,14 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
     pub requests_per_hour: u32,
+    pub public_max_age_seconds: u32,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             requests_per_hour: 600,
+            public_max_age_seconds: 60,
         }
     }
 }
@@ -54,6 +56,7 @@ impl Default for ApiConfig {
 pub struct CollectorConfig {
     pub max_body_bytes: usize,
     pub session_timeout_minutes: u32,
+    pub repeat_pageview_limit: u32,
     pub user_agent_cache: u64,
     pub spam_referrers: Vec<String>,
 }
@@ -87,6 +90,16 @@ pub struct SiteConfig {
     pub respect_dnt: bool,
     #[serde(default)]
     pub goals: Vec<GoalConfig>,
+    #[serde(default)]
+    pub public_counters: bool,
+    #[serde(default)]
+    pub counter_exclude: Vec<String>,
+    #[serde(default = "default_min_visitors")]
+    pub counter_min_visitors: u32,
+}
+
+fn default_min_visitors() -> u32 {
+    PublicCounters::default().min_visitors
 }
 
 /// A goal as the file writes it: `{ page = "/path" }` or `{ event = "Name" }`.
@@ -125,6 +138,7 @@ impl Default for CollectorConfig {
         CollectorConfig {
             max_body_bytes: 8 * 1024,
             session_timeout_minutes: 30,
+            repeat_pageview_limit: 20,
             user_agent_cache: 10_000,
             spam_referrers: Vec::new(),
         }
@@ -167,6 +181,8 @@ pub struct Settings {
     pub store: StoreOptions,
     /// Stats API requests each key may make per hour.
     pub api_requests_per_hour: u32,
+    /// How long browsers and proxies may keep a public count (`Cache-Control: max-age`).
+    pub public_max_age_seconds: u32,
     /// Sites declared in the file.
     pub sites: Vec<SiteSettings>,
     /// The goals the file declares, per site domain (others are in the store).
@@ -421,6 +437,13 @@ impl Config {
         // A flush interval past a few seconds would break the 10-second shutdown promise.
         check_range("writer.flush_interval_ms", w.flush_interval_ms, 1, 5_000)?;
         check_range("store.threads", self.store.threads.into(), 1, 256)?;
+        // A day at most: counts are meant to look live.
+        check_range(
+            "api.public_max_age_seconds",
+            self.api.public_max_age_seconds.into(),
+            0,
+            86_400,
+        )?;
         check_range(
             "api.requests_per_hour",
             self.api.requests_per_hour.into(),
@@ -446,6 +469,7 @@ impl Config {
             max_body_bytes: c.max_body_bytes,
             collector: CollectorSettings {
                 session_timeout: chrono::Duration::minutes(c.session_timeout_minutes.into()),
+                repeat_pageview_limit: c.repeat_pageview_limit,
                 user_agent_cache: c.user_agent_cache,
                 spam_referrers: c.spam_referrers.clone(),
             },
@@ -459,6 +483,7 @@ impl Config {
                 threads: self.store.threads,
             },
             api_requests_per_hour: self.api.requests_per_hour,
+            public_max_age_seconds: self.api.public_max_age_seconds,
             sites: validate_sites(&self.sites)?,
             goals: validate_goals(&self.sites)?,
             data_dir: self.data_dir,
@@ -485,6 +510,8 @@ fn validate_sites(sites: &[SiteConfig]) -> Result<Vec<SiteSettings>, ConfigError
                 validate_timezone(&site.timezone).map_err(|m| invalid(key("timezone"), m))?;
             compile_globs(&site.exclude_paths)
                 .map_err(|e| invalid(key("exclude_paths"), e.to_string()))?;
+            compile_globs(&site.counter_exclude)
+                .map_err(|e| invalid(key("counter_exclude"), e.to_string()))?;
             let exclude_ips = site
                 .exclude_ips
                 .iter()
@@ -503,6 +530,11 @@ fn validate_sites(sites: &[SiteConfig]) -> Result<Vec<SiteSettings>, ConfigError
                 exclude_paths: site.exclude_paths.clone(),
                 exclude_ips,
                 respect_dnt: site.respect_dnt,
+                public: PublicCounters {
+                    enabled: site.public_counters,
+                    hidden_paths: site.counter_exclude.clone(),
+                    min_visitors: site.counter_min_visitors,
+                },
             })
         })
         .collect()

@@ -34,9 +34,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let command = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => return serve(settings),
-        Command::Site(SiteCommand::Add { domain, timezone }) => {
-            AdminCommand::SiteAdd { domain, timezone }
-        }
+        Command::Site(SiteCommand::Add {
+            domain,
+            timezone,
+            public_counters,
+        }) => AdminCommand::SiteAdd {
+            domain,
+            timezone,
+            public_counters,
+        },
+        Command::Site(SiteCommand::Counters { domain, state }) => AdminCommand::SiteCounters {
+            domain,
+            enabled: state == "on",
+        },
         Command::Site(SiteCommand::List) => AdminCommand::SiteList,
         Command::Site(SiteCommand::Remove { domain, purge }) => {
             AdminCommand::SiteRemove { domain, purge }

@@ -24,6 +24,29 @@ pub struct SiteSettings {
     pub exclude_ips: Vec<IpNet>,
     /// Drop events from browsers that send `DNT: 1` or `Sec-GPC: 1`.
     pub respect_dnt: bool,
+    /// What the keyless public endpoints (hit counters, badges, charts) may show.
+    pub public: PublicCounters,
+}
+
+/// A site's public hit counts: off unless the owner turns them on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicCounters {
+    pub enabled: bool,
+    /// Path globs whose counts are never shown (same rules as `exclude_paths`).
+    pub hidden_paths: Vec<String>,
+    /// Lists of pages (the most read) leave out pages with fewer visitors than this in the
+    /// period, so a page one person reads cannot be watched to follow them.
+    pub min_visitors: u32,
+}
+
+impl Default for PublicCounters {
+    fn default() -> Self {
+        PublicCounters {
+            enabled: false,
+            hidden_paths: Vec::new(),
+            min_visitors: 3,
+        }
+    }
 }
 
 impl SiteSettings {
@@ -34,6 +57,7 @@ impl SiteSettings {
             exclude_paths: Vec::new(),
             exclude_ips: Vec::new(),
             respect_dnt: false,
+            public: PublicCounters::default(),
         }
     }
 }
@@ -73,12 +97,14 @@ fn glob(pattern: &str) -> Result<Glob, InvalidPattern> {
 pub struct Site {
     pub settings: SiteSettings,
     exclude_paths: GlobSet,
+    hidden_paths: GlobSet,
 }
 
 impl Site {
     pub fn new(settings: SiteSettings) -> Result<Self, InvalidPattern> {
         Ok(Site {
             exclude_paths: compile_globs(&settings.exclude_paths)?,
+            hidden_paths: compile_globs(&settings.public.hidden_paths)?,
             settings,
         })
     }
@@ -86,6 +112,12 @@ impl Site {
     /// Whether the owner asked not to record this path.
     pub fn excludes_path(&self, path: &str) -> bool {
         self.exclude_paths.is_match(path)
+    }
+
+    /// Whether the public endpoints may show this path's counts: the site opted in and the
+    /// path is not hidden.
+    pub fn shows_counts_of(&self, path: &str) -> bool {
+        self.settings.public.enabled && !self.hidden_paths.is_match(path)
     }
 
     pub fn excludes_ip(&self, ip: IpAddr) -> bool {
@@ -146,6 +178,18 @@ mod tests {
         assert!(!site.excludes_path("/blog"));
         assert!(site.excludes_ip("10.1.2.3".parse().unwrap()));
         assert!(!site.excludes_ip("11.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn counts_show_only_when_opted_in_and_not_hidden() {
+        let mut settings = SiteSettings::new(SiteDomain::parse("e.com").unwrap());
+        settings.public.hidden_paths = vec!["/drafts/**".into()];
+        let closed = Site::new(settings.clone()).unwrap();
+        assert!(!closed.shows_counts_of("/blog"));
+        settings.public.enabled = true;
+        let open = Site::new(settings).unwrap();
+        assert!(open.shows_counts_of("/blog"));
+        assert!(!open.shows_counts_of("/drafts/a/b"));
     }
 
     #[test]

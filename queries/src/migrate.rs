@@ -42,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "goals",
         sql: include_str!("../migrations/0006_goals.sql"),
     },
+    Migration {
+        version: 7,
+        name: "public_counters",
+        sql: include_str!("../migrations/0007_public_counters.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -12,6 +12,8 @@ pub struct StoredSite {
     pub timezone: String,
     pub created_at: NaiveDateTime,
     pub events: u64,
+    /// Whether the keyless public endpoints show its counts.
+    pub public_counters: bool,
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<StoredSite>, StoreError> {
@@ -22,18 +24,38 @@ pub fn list(conn: &Connection) -> Result<Vec<StoredSite>, StoreError> {
             timezone: row.get(1)?,
             created_at: row.get(2)?,
             events: row.get(3)?,
+            public_counters: row.get(4)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Adds a site; `false` when it was already there (nothing changes then).
-pub fn add(conn: &Connection, domain: &str, timezone: &str) -> Result<bool, StoreError> {
+pub fn add(
+    conn: &Connection,
+    domain: &str,
+    timezone: &str,
+    public_counters: bool,
+) -> Result<bool, StoreError> {
     let inserted = conn.execute(
-        "INSERT INTO sites (domain, timezone) VALUES (?, ?) ON CONFLICT (domain) DO NOTHING",
-        params![domain, timezone],
+        "INSERT INTO sites (domain, timezone, public_counters) VALUES (?, ?, ?) \
+         ON CONFLICT (domain) DO NOTHING",
+        params![domain, timezone, public_counters],
     )?;
     Ok(inserted == 1)
+}
+
+/// Turns a site's public counts on or off; `false` when the site is not in the table.
+pub fn set_public_counters(
+    conn: &Connection,
+    domain: &str,
+    enabled: bool,
+) -> Result<bool, StoreError> {
+    let updated = conn.execute(
+        "UPDATE sites SET public_counters = ? WHERE domain = ?",
+        params![enabled, domain],
+    )?;
+    Ok(updated == 1)
 }
 
 /// What removing a site did.
@@ -111,7 +133,7 @@ mod tests {
         let sample = crate::sample::SampleSpec::small(5);
         crate::sample::load(&conn, &crate::sample::generate(&sample)).unwrap();
         let site = sample.sites[0].as_str();
-        add(&conn, site, "UTC").unwrap();
+        add(&conn, site, "UTC", false).unwrap();
         crate::goals::add(&conn, site, &Goal::event("Signup").unwrap()).unwrap();
         // Two days closed: enough to have rows, quick to make.
         let first_day = sample.last_day - chrono::Duration::days(i64::from(sample.days) - 1);
