@@ -13,9 +13,11 @@
 //! - [`drops`]: the `dropped_events` table.
 //! - [`keys`]: the `api_keys` table (hashes of Stats API keys).
 //! - [`goals`]: the `goals` table (conversions added from the command line).
+//! - [`counters`]: public hit counts per page and day, in memory, advanced by the writer.
 //! - [`stats`]: aggregate queries (metrics by dimensions, filters, periods).
 //! - `sample` (feature `test-support`): realistic sample traffic for tests and benches.
 
+pub mod counters;
 pub mod drops;
 pub mod error;
 pub mod goals;
@@ -34,4 +36,6 @@ pub use duckdb::Connection;
 pub use error::StoreError;
 pub use sink::{DuckDbSink, EventSink};
 pub use store::{Store, StoreOptions};
-pub use writer::{EnqueueError, Writer, WriterReport, WriterSettings, WriterStatus};
+pub use writer::{
+    CommitObserver, EnqueueError, Writer, WriterReport, WriterSettings, WriterStatus,
+};

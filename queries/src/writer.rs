@@ -38,6 +38,13 @@ impl Default for WriterSettings {
     }
 }
 
+/// Told of every batch once it is committed, on the writer's thread, in commit order: what
+/// keeps live figures (the public counters) in step with the store without reading it back.
+/// It must be quick; the writer waits for it.
+pub trait CommitObserver: Send + Sync + 'static {
+    fn committed(&self, events: &[Event]);
+}
+
 /// Why a hit was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EnqueueError {
@@ -95,12 +102,23 @@ impl Writer {
         collector: Arc<Collector>,
         settings: WriterSettings,
     ) -> Writer {
+        Self::spawn_observed(sink, collector, settings, Vec::new())
+    }
+
+    /// As [`Writer::spawn`], telling `observers` of each committed batch.
+    pub fn spawn_observed(
+        sink: Box<dyn EventSink>,
+        collector: Arc<Collector>,
+        settings: WriterSettings,
+        observers: Vec<Arc<dyn CommitObserver>>,
+    ) -> Writer {
         let (sender, receiver) = crossbeam_channel::bounded(settings.queue_capacity.max(1));
         let shared = Arc::new(Shared::default());
         let worker = Worker {
             receiver,
             sink,
             collector,
+            observers,
             batch: Vec::with_capacity(settings.batch_rows),
             settings,
             shared: shared.clone(),
@@ -173,6 +191,7 @@ struct Worker {
     receiver: Receiver<Hit>,
     sink: Box<dyn EventSink>,
     collector: Arc<Collector>,
+    observers: Vec<Arc<dyn CommitObserver>>,
     settings: WriterSettings,
     batch: Vec<Event>,
     shared: Arc<Shared>,
@@ -254,6 +273,9 @@ impl Worker {
                         .events_written
                         .fetch_add(written, Ordering::Relaxed);
                     self.shared.last_error.lock().take();
+                    for observer in &self.observers {
+                        observer.committed(&self.batch);
+                    }
                     self.batch.clear();
                     self.count_drops(&drops);
                     break;

@@ -874,6 +874,80 @@ pub fn pattern_check() -> &'static str {
     "SELECT regexp_matches('', $1)"
 }
 
+/// One site's events as the public counters count them: path, visitor, whether a pageview, and
+/// the local day (from the zone's offsets over the events' span).
+fn counter_events(
+    b: &mut Builder,
+    site: &str,
+    steps: &[(DateTime<Utc>, i32)],
+    since: Option<DateTime<Utc>>,
+) -> String {
+    let site = b.text(site);
+    let day = local_time_sql(b, steps, "ts");
+    let since = since.map_or(String::new(), |t| format!(" AND ts >= {}", b.instant(t)));
+    format!(
+        "ev AS (SELECT path, visitor_id, name = 'pageview' AS pageview, CAST({day} AS DATE) AS day \
+         FROM events WHERE site = {site}{since})"
+    )
+}
+
+/// The public counters' days of one site, per page and for the whole site (path `''`):
+/// `(path, day, pageviews, visitors, visitors shared with the next day)`. Days are local to the
+/// site's zone; a visitor id lives one UTC day, so where local and UTC days differ, one id can
+/// be seen on two neighbouring local days, and the last column says how many were.
+pub fn counter_days(
+    site: &str,
+    steps: &[(DateTime<Utc>, i32)],
+    with_shared: bool,
+) -> (String, Vec<Value>) {
+    let mut b = Builder {
+        params: Vec::new(),
+        goals: &[],
+    };
+    let ev = counter_events(&mut b, site, steps, None);
+    let (shared, join) = if with_shared {
+        (
+            "count(b.day)",
+            " LEFT JOIN pv b ON b.path = a.path AND b.visitor_id = a.visitor_id AND b.day = a.day + 1",
+        )
+    } else {
+        ("0", "")
+    };
+    let sql = format!(
+        "WITH {ev}, \
+         pv AS (SELECT coalesce(path, '') AS path, day, visitor_id, \
+                  count(*) FILTER (WHERE pageview) AS pageviews \
+                FROM ev GROUP BY GROUPING SETS ((path, day, visitor_id), (day, visitor_id))) \
+         SELECT a.path, a.day, sum(a.pageviews)::UBIGINT, count(*)::UBIGINT, {shared}::UBIGINT \
+         FROM pv a{join} GROUP BY a.path, a.day"
+    );
+    (sql, b.params)
+}
+
+/// The `(path, local day, visitor)` pairs of one site since an instant, and `('', day,
+/// visitor)` for the whole site: who was already counted on the days still being counted.
+pub fn counter_recent(
+    site: &str,
+    steps: &[(DateTime<Utc>, i32)],
+    since: DateTime<Utc>,
+) -> (String, Vec<Value>) {
+    let mut b = Builder {
+        params: Vec::new(),
+        goals: &[],
+    };
+    let ev = counter_events(&mut b, site, steps, Some(since));
+    let sql = format!(
+        "WITH {ev} SELECT coalesce(path, ''), day, visitor_id FROM ev \
+         GROUP BY GROUPING SETS ((path, day, visitor_id), (day, visitor_id))"
+    );
+    (sql, b.params)
+}
+
+/// The sites that have events, with the span of their events.
+pub fn sites_with_events() -> &'static str {
+    "SELECT site, min(ts), max(ts) FROM events GROUP BY site"
+}
+
 /// Visitors with an event since `$2` (the last five minutes, for the realtime count).
 pub fn visitors_since() -> &'static str {
     "SELECT count(DISTINCT visitor_id) FROM events WHERE site = $1 AND ts >= $2"

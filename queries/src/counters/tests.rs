@@ -1,0 +1,181 @@
+//! The counters against the Stats API on the same DuckDB file: loaded at start, then advanced
+//! batch by batch as the writer would, they must give the API's numbers for every page and
+//! period, in UTC and in zones whose days are not UTC days.
+
+use chrono::TimeZone;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::sample::{self, SampleSpec};
+use crate::stats::api;
+use crate::{Store, StoreOptions};
+
+fn zone(site: &str) -> Tz {
+    match site {
+        "alpha.test" => Tz::UTC,
+        "beta.test" => "Europe/Berlin".parse().unwrap(),
+        _ => "America/New_York".parse().unwrap(),
+    }
+}
+
+/// The Stats API's visitors and pageviews of a page (or the site) over a period.
+fn api_count(
+    conn: &Connection,
+    site: &str,
+    path: Option<&str>,
+    range: &str,
+    now: DateTime<Utc>,
+) -> Count {
+    let mut body =
+        json!({"site_id": site, "metrics": ["visitors", "pageviews"], "date_range": range});
+    if let Some(path) = path {
+        body["filters"] = json!([["is", "event:page", [path]]]);
+    }
+    let first = crate::stats::run::first_event(conn, site).unwrap();
+    let answer = api::parse(&body)
+        .unwrap()
+        .plan(zone(site), now, first, &[])
+        .unwrap()
+        .answer(conn)
+        .unwrap();
+    let metrics = &answer["results"][0]["metrics"];
+    let number = |v: &Value| v.as_u64().unwrap_or(0);
+    Count {
+        visitors: number(&metrics[0]),
+        pageviews: number(&metrics[1]),
+    }
+}
+
+#[test]
+fn counts_agree_with_the_stats_api_loaded_and_live() {
+    let spec = SampleSpec::small(11);
+    let mut events = sample::generate(&spec);
+    events.sort_by_key(|e| e.ts);
+    let store = Store::open_in_memory(&StoreOptions::default()).unwrap();
+    let conn = store.connection().unwrap();
+    // Two thirds are in the store at start; the rest arrives in batches through the writer's
+    // hook (and the store), as at run time.
+    let split = events.len() * 2 / 3;
+    sample::load(&conn, &events[..split]).unwrap();
+    let end = events.last().unwrap().ts;
+    let counters = Counters::load(&conn, Arc::new(zone), events[split - 1].ts).unwrap();
+    for batch in events[split..].chunks(97) {
+        sample::load(&conn, batch).unwrap();
+        counters.committed(batch);
+    }
+
+    let now = end + Duration::minutes(1);
+    let mut compared = 0;
+    for site in &spec.sites {
+        let tz = zone(site);
+        let mut paths: Vec<Option<String>> = vec![None, Some("/no/such/page".into())];
+        paths.extend(
+            counters
+                .popular(
+                    site,
+                    Days::of(&DateRange::All, tz, now).unwrap(),
+                    0,
+                    6,
+                    |_| true,
+                )
+                .into_iter()
+                .map(|(p, _)| Some(p)),
+        );
+        for path in &paths {
+            for range in ["day", "7d", "30d", "month", "year", "all", "28d"] {
+                let days = Days::of(&DateRange::parse_shortcut(range).unwrap(), tz, now).unwrap();
+                let ours = counters.count(site, path.as_deref(), days);
+                let theirs = api_count(&conn, site, path.as_deref(), range, now);
+                assert_eq!(ours, theirs, "{site} {path:?} {range}");
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 3 * 8 * 7);
+
+    // Each day's counts are the API's daily figures too.
+    let tz = zone("beta.test");
+    let days = Days::of(&DateRange::LastDays(7), tz, now).unwrap();
+    for (date, count) in counters.daily("beta.test", None, days) {
+        let range = format!("{date}");
+        let mut body = json!({"site_id": "beta.test", "metrics": ["visitors", "pageviews"],
+            "date_range": [range, range]});
+        let first = crate::stats::run::first_event(&conn, "beta.test").unwrap();
+        let answer = api::parse(&body.take())
+            .unwrap()
+            .plan(tz, now, first, &[])
+            .unwrap()
+            .answer(&conn)
+            .unwrap();
+        let metrics = &answer["results"][0]["metrics"];
+        assert_eq!(
+            (count.visitors, count.pageviews),
+            (metrics[0].as_u64().unwrap(), metrics[1].as_u64().unwrap()),
+            "{date}"
+        );
+    }
+}
+
+#[test]
+fn one_visitor_reloading_a_page_is_one_visitor() {
+    let counters = Counters::default();
+    let spec = SampleSpec::small(3);
+    let mut event = sample::generate(&spec).remove(0);
+    event.name = "pageview".into();
+    event.path = "/post".into();
+    event.ts = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+    let reloads = vec![event.clone(); 1000];
+    counters.committed(&reloads);
+    let site = event.site.as_str();
+    let day = NaiveDate::from_ymd_opt(2026, 5, 1).unwrap();
+    let days = Days {
+        first: day,
+        last: day,
+    };
+    assert_eq!(
+        counters.count(site, Some("/post"), days),
+        Count {
+            pageviews: 1000,
+            visitors: 1
+        }
+    );
+    // The next UTC day, the same person has another id: another visitor, as the API counts.
+    let mut next = event.clone();
+    next.ts += Duration::days(1);
+    next.visitor_id ^= 1;
+    counters.committed(&[next]);
+    let both = Days {
+        first: day,
+        last: day + Duration::days(1),
+    };
+    assert_eq!(counters.count(site, Some("/post"), both).visitors, 2);
+    assert_eq!(counters.count(site, None, both).visitors, 2);
+    assert_eq!(counters.count("other.test", None, both), Count::default());
+}
+
+#[test]
+fn popular_pages_leave_out_the_rarely_visited_and_the_hidden() {
+    let counters = Counters::default();
+    let spec = SampleSpec::small(5);
+    let template = sample::generate(&spec).remove(0);
+    let at = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+    let mut batch = Vec::new();
+    for (path, visitors) in [("/a", 5u64), ("/b", 3), ("/c", 2), ("/secret", 9)] {
+        for v in 0..visitors {
+            let mut e = template.clone();
+            e.name = "pageview".into();
+            e.path = path.into();
+            e.ts = at;
+            e.visitor_id = v + 100;
+            batch.push(e);
+        }
+    }
+    counters.committed(&batch);
+    let site = template.site.as_str();
+    let days = Days::of(&DateRange::Day, Tz::UTC, at).unwrap();
+    let popular = counters.popular(site, days, 3, 10, |p| p != "/secret");
+    let paths: Vec<&str> = popular.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths, ["/a", "/b"]);
+    assert_eq!(popular[0].1.visitors, 5);
+    assert_eq!(counters.popular(site, days, 3, 1, |_| true)[0].0, "/secret");
+}
