@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{Days, Utc};
 use footfall_collector::sites::{Site, SiteSettings, Sites};
 use footfall_collector::SiteDomain;
+use footfall_queries::counters::Counters;
 use footfall_queries::stats::Goal;
 use footfall_queries::{drops, goals, keys, sites, Store};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,12 @@ pub enum Command {
     SiteAdd {
         domain: String,
         timezone: String,
+        #[serde(default)]
+        public_counters: bool,
+    },
+    SiteCounters {
+        domain: String,
+        enabled: bool,
     },
     SiteList,
     SiteRemove {
@@ -113,13 +120,21 @@ pub fn socket_path(settings: &Settings) -> PathBuf {
     settings.data_dir.join("footfall.sock")
 }
 
+/// What a running server lets a command change at once: its site registry and its public
+/// counts.
+#[derive(Clone, Copy)]
+pub struct Live<'a> {
+    pub sites: &'a Sites,
+    pub counters: &'a Counters,
+}
+
 /// Runs a command against an open store. `live` is the running server's site registry, which is
 /// updated too; the command line passes `None`.
 pub fn execute(
     command: &Command,
     store: &Store,
     settings: &Settings,
-    live: Option<&Sites>,
+    live: Option<Live<'_>>,
 ) -> Outcome {
     match run(command, store, settings, live) {
         Ok(outcome) => outcome,
@@ -131,12 +146,16 @@ fn run(
     command: &Command,
     store: &Store,
     settings: &Settings,
-    live: Option<&Sites>,
+    live: Option<Live<'_>>,
 ) -> anyhow::Result<Outcome> {
     let conn = store.connection()?;
     let in_config = |domain: &SiteDomain| settings.sites.iter().any(|s| &s.domain == domain);
     Ok(match command {
-        Command::SiteAdd { domain, timezone } => {
+        Command::SiteAdd {
+            domain,
+            timezone,
+            public_counters,
+        } => {
             let domain = match SiteDomain::parse(domain) {
                 Ok(d) => d,
                 Err(e) => return Ok(Outcome::failed(e.to_string())),
@@ -150,16 +169,49 @@ fn run(
                     "{domain} is already declared in the config file"
                 )));
             }
-            if !sites::add(&conn, domain.as_str(), &timezone)? {
+            if !sites::add(&conn, domain.as_str(), &timezone, *public_counters)? {
                 return Ok(Outcome::ok(format!("{domain} is already registered")));
             }
             if let Some(live) = live {
                 let mut site = SiteSettings::new(domain.clone());
                 site.timezone = timezone.clone();
-                live.insert(Site::new(site)?);
+                site.public.enabled = *public_counters;
+                live.sites.insert(Site::new(site)?);
+            }
+            let counters = if *public_counters {
+                format!("\npublic hit counts are on: https://YOUR-FOOTFALL-HOST/api/counter?site={domain}&path=/")
+            } else {
+                String::new()
+            };
+            Outcome::ok(format!(
+                "added {domain} (time zone {timezone})\nembed on its pages:\n  <script defer src=\"https://YOUR-FOOTFALL-HOST/script.js\" data-domain=\"{domain}\"></script>{counters}"
+            ))
+        }
+        Command::SiteCounters { domain, enabled } => {
+            let domain = match SiteDomain::parse(domain) {
+                Ok(d) => d,
+                Err(e) => return Ok(Outcome::failed(e.to_string())),
+            };
+            if in_config(&domain) {
+                return Ok(Outcome::failed(format!(
+                    "{domain} is declared in the config file: set public_counters there and restart"
+                )));
+            }
+            if !sites::set_public_counters(&conn, domain.as_str(), *enabled)? {
+                return Ok(Outcome::failed(format!(
+                    "{domain} is not a registered site (footfall site add {domain})"
+                )));
+            }
+            if let Some(live) = live {
+                if let Some(current) = live.sites.get(&domain) {
+                    let mut site = current.settings.clone();
+                    site.public.enabled = *enabled;
+                    live.sites.insert(Site::new(site)?);
+                }
             }
             Outcome::ok(format!(
-                "added {domain} (time zone {timezone})\nembed on its pages:\n  <script defer src=\"https://YOUR-FOOTFALL-HOST/script.js\" data-domain=\"{domain}\"></script>"
+                "public hit counts of {domain} are {}",
+                if *enabled { "on" } else { "off" }
             ))
         }
         Command::SiteList => {
@@ -207,7 +259,10 @@ fn run(
                 )));
             }
             if let Some(live) = live {
-                live.remove(&domain);
+                live.sites.remove(&domain);
+                if *purge {
+                    live.counters.forget(domain.as_str());
+                }
             }
             if *purge {
                 Outcome::ok(format!(
@@ -389,7 +444,10 @@ pub async fn serve(listener: tokio::net::UnixListener, app: Arc<App>) {
                         &command,
                         &app.store,
                         &app.settings,
-                        Some(app.collector.sites()),
+                        Some(Live {
+                            sites: app.collector.sites(),
+                            counters: &app.counters,
+                        }),
                     )
                 })
                 .await

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use chrono_tz::Tz;
 use footfall_collector::clock::{Clock, SystemClock};
 use footfall_collector::geo::GeoDb;
 use footfall_collector::sites::{Site, SiteSettings};
 use footfall_collector::{Collector, SiteDomain};
+use footfall_queries::counters::{Counters, Zones};
 use footfall_queries::stats::rollup;
 use footfall_queries::{sites, DuckDbSink, Store, Writer};
 
@@ -23,6 +25,8 @@ pub struct App {
     /// Rolls up each day once it closes, so queries over long periods stay fast.
     pub rollups: rollup::Keeper,
     pub store: Arc<Store>,
+    /// Per-page counts for the public endpoints, advanced by the writer.
+    pub counters: Arc<Counters>,
 }
 
 impl App {
@@ -56,8 +60,14 @@ impl App {
         if collector.sites().is_empty() {
             tracing::warn!("no sites registered: every event will be dropped until you run `footfall site add DOMAIN`");
         }
+        let counters = load_counters(&store, &collector)?;
         let sink = Box::new(DuckDbSink::new(store.connection()?));
-        let writer = Writer::spawn(sink, collector.clone(), settings.writer.clone());
+        let writer = Writer::spawn_observed(
+            sink,
+            collector.clone(),
+            settings.writer.clone(),
+            vec![counters.clone()],
+        );
         let rollups = rollup::Keeper::spawn(store.connection()?, clock);
         Ok(Arc::new(App {
             rollups,
@@ -66,8 +76,27 @@ impl App {
             collector,
             writer,
             store,
+            counters,
         }))
     }
+}
+
+/// Every site's counts from the store, each in its site's time zone. Done before the writer
+/// starts, so that no event is counted twice.
+fn load_counters(store: &Store, collector: &Arc<Collector>) -> anyhow::Result<Arc<Counters>> {
+    let registry = collector.clone();
+    let zones: Zones = Arc::new(move |domain: &str| {
+        SiteDomain::parse(domain)
+            .ok()
+            .and_then(|d| registry.sites().get(&d))
+            .and_then(|s| s.settings.timezone.parse().ok())
+            .unwrap_or(Tz::UTC)
+    });
+    let started = std::time::Instant::now();
+    let counters = Counters::load(&store.connection()?, zones, collector.now())
+        .context("cannot count the stored events for the public counters")?;
+    tracing::info!("public counts loaded in {:.1?}", started.elapsed());
+    Ok(Arc::new(counters))
 }
 
 /// Sites from the config file and from the `sites` table, into the collector's registry. A site
@@ -81,6 +110,7 @@ fn load_sites(settings: &Settings, store: &Store, collector: &Collector) -> anyh
         };
         let mut site = SiteSettings::new(domain);
         site.timezone = stored.timezone;
+        site.public.enabled = stored.public_counters;
         collector.sites().insert(Site::new(site)?);
     }
     for site in &settings.sites {

@@ -91,26 +91,27 @@ impl Asset {
         (headers, body).into_response()
     }
 
-    /// Whether the client's cached copy is this one (`If-None-Match`, weak comparison).
+    /// Whether the client's cached copy is this one.
     fn is_current(&self, request: &HeaderMap) -> bool {
-        let ours = self
-            .etag
-            .to_str()
-            .unwrap_or_default()
-            .trim_start_matches("W/");
-        request
-            .get_all(header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|tag| tag.trim().trim_start_matches("W/"))
-            .any(|tag| tag == "*" || tag == ours)
+        etag_matches(request, self.etag.to_str().unwrap_or_default())
     }
 
     #[cfg(test)]
     fn sizes(&self) -> (usize, usize, usize) {
         (self.identity.len(), self.gzip.len(), self.brotli.len())
     }
+}
+
+/// Whether `If-None-Match` names this entity tag (or `*`), compared weakly.
+pub fn etag_matches(request: &HeaderMap, etag: &str) -> bool {
+    let ours = etag.trim_start_matches("W/");
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == ours)
 }
 
 /// The best coding `Accept-Encoding` allows: brotli, then gzip, else none. A coding is allowed

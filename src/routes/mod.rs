@@ -1,8 +1,10 @@
 //! The HTTP routes. Handlers are thin: extract, call the collector or the store, answer.
 
+mod counter;
 mod event;
 mod health;
 mod pixel;
+mod public;
 mod script;
 mod stats;
 
@@ -49,6 +51,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/realtime/visitors",
             get(stats::get_realtime_visitors),
         )
+        .route("/api/counter", get(counter::get_counter))
         .route("/healthz", get(health::healthz))
         // Slow clients must not hold a connection (or a shutdown) forever.
         .layer(TimeoutLayer::with_status_code(

@@ -1,0 +1,292 @@
+//! The public counts over real HTTP: the same numbers as the Stats API, nothing shown for sites
+//! and paths that are not public (and no way to tell them from pages nobody visited), live
+//! within seconds, cached with entity tags, and still there after a restart.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::*;
+
+const CONFIG: &str = "trusted_proxies = [\"127.0.0.1\"]\n\
+    [[sites]]\ndomain = \"open.com\"\npublic_counters = true\ncounter_exclude = [\"/drafts/**\"]\n\
+    [[sites]]\ndomain = \"closed.com\"\n";
+
+async fn pageview(http: &reqwest::Client, server: &Server, url: &str, ip: &str) {
+    let response = http
+        .post(server.url("/api/event"))
+        .header("user-agent", FIREFOX)
+        .header("x-forwarded-for", ip)
+        .body(json!({"n": "pageview", "u": url}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+async fn get(
+    http: &reqwest::Client,
+    server: &Server,
+    query: &str,
+    etag: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let mut request = http.get(server.url(&format!("/api/counter?{query}")));
+    if let Some(etag) = etag {
+        request = request.header("if-none-match", etag);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+async fn counter(http: &reqwest::Client, server: &Server, query: &str) -> Value {
+    let (status, _, body) = get(http, server, query, None).await;
+    assert_eq!(status, StatusCode::OK, "{query}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Polls until the counter reads `pageviews`, and says how long that took.
+async fn until_pageviews(
+    http: &reqwest::Client,
+    server: &Server,
+    query: &str,
+    pageviews: u64,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let body = counter(http, server, query).await;
+        if body["pageviews"] == pageviews {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{query} still reads {body} after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn counts_match_the_stats_api_and_show_nothing_that_is_not_public() {
+    let server = Server::start(CONFIG);
+    let http = client();
+    for (url, ip) in [
+        ("https://open.com/", "81.2.69.10"),
+        ("https://open.com/blog/post", "81.2.69.10"),
+        ("https://open.com/blog/post/", "81.2.69.10"),
+        ("https://open.com/blog/post?utm_source=news", "198.51.100.7"),
+        ("https://open.com/blog/post", "203.0.113.9"),
+        ("https://open.com/drafts/secret", "203.0.113.9"),
+        ("https://closed.com/blog/post", "81.2.69.10"),
+    ] {
+        pageview(&http, &server, url, ip).await;
+    }
+    let waited = until_pageviews(&http, &server, "site=open.com&path=/blog/post", 4).await;
+    assert!(waited < Duration::from_secs(5), "took {waited:?} to show");
+
+    let post = counter(&http, &server, "site=open.com&path=/blog/post&period=day").await;
+    assert_eq!(
+        post,
+        json!({"path": "/blog/post", "pageviews": 4, "visitors": 3})
+    );
+    // Asked as the browser has it, the page is the one recorded.
+    for asked in [
+        "/blog/post/",
+        "/blog/post?utm_source=x",
+        "/blog/x/../post",
+        "/blog/p%6Fst",
+    ] {
+        let query = format!("site=open.com&path={}", urlencode(asked));
+        assert_eq!(
+            counter(&http, &server, &query).await["pageviews"],
+            4,
+            "{asked}"
+        );
+    }
+    let total = counter(&http, &server, "site=open.com").await;
+    assert_eq!(
+        total,
+        json!({"path": "TOTAL", "pageviews": 6, "visitors": 3})
+    );
+    assert_eq!(
+        counter(&http, &server, "site=open.com&path=TOTAL").await,
+        total
+    );
+
+    // The Stats API says the same for the same page and period.
+    let (ok, out, err) = cli(&server.data_dir(), &["key", "create", "--site", "open.com"]);
+    assert!(ok, "{err}");
+    let key = out
+        .split_whitespace()
+        .find(|w| w.starts_with("ff_"))
+        .unwrap();
+    for (path, period) in [
+        (Some("/blog/post"), "day"),
+        (Some("/"), "all"),
+        (None, "7d"),
+        (None, "month"),
+    ] {
+        let mut query = json!({"site_id": "open.com", "metrics": ["visitors", "pageviews"], "date_range": period});
+        let mut ours = format!("site=open.com&period={period}");
+        if let Some(path) = path {
+            query["filters"] = json!([["is", "event:page", [path]]]);
+            ours.push_str(&format!("&path={path}"));
+        }
+        let api: Value = http
+            .post(server.url("/api/v2/query"))
+            .bearer_auth(key)
+            .json(&query)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let counted = counter(&http, &server, &ours).await;
+        assert_eq!(
+            api["results"][0]["metrics"],
+            json!([counted["visitors"], counted["pageviews"]]),
+            "{ours}"
+        );
+    }
+
+    // Several paths: an array, in the order asked.
+    let many = counter(
+        &http,
+        &server,
+        "site=open.com&path=/&path=/blog/post&path=/nope",
+    )
+    .await;
+    assert_eq!(
+        many,
+        json!([
+            {"path": "/", "pageviews": 1, "visitors": 1},
+            {"path": "/blog/post", "pageviews": 4, "visitors": 3},
+            {"path": "/nope", "pageviews": 0, "visitors": 0},
+        ])
+    );
+
+    // Not opted in, unknown, hidden, never visited: the same answer, byte for byte.
+    let zero = |path: &str| json!({"path": path, "pageviews": 0, "visitors": 0}).to_string();
+    let mut answers = Vec::new();
+    for query in [
+        "site=closed.com&path=/blog/post",
+        "site=nowhere.test&path=/blog/post",
+        "site=open.com&path=/blog/never",
+        "site=open.com&path=/drafts/secret",
+        "site=closed.com&path=/drafts/secret",
+    ] {
+        let (status, headers, body) = get(&http, &server, query, None).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        let path = query.split("path=").nth(1).unwrap();
+        assert_eq!(body, zero(path), "{query}");
+        answers.push((
+            headers["content-type"].clone(),
+            headers["cache-control"].clone(),
+            headers.get("etag").is_some(),
+        ));
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+
+    // Headers: open to any page, cached a minute, revalidated by entity tag.
+    let (status, headers, _) = get(&http, &server, "site=open.com&path=/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["cache-control"], "public, max-age=60");
+    assert_eq!(headers["content-type"], "application/json");
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    let (status, headers, body) = get(&http, &server, "site=open.com&path=/", Some(&etag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    assert_eq!(headers["etag"], etag.as_str());
+    // Unknown parameters change nothing, not even the tag.
+    let (status, _, _) = get(
+        &http,
+        &server,
+        "site=open.com&path=/&v=123&_=9",
+        Some(&etag),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    // A new pageview changes the count, and so the tag.
+    pageview(&http, &server, "https://open.com/", "198.51.100.7").await;
+    until_pageviews(&http, &server, "site=open.com&path=/", 2).await;
+    let (status, headers, _) = get(&http, &server, "site=open.com&path=/", Some(&etag)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(headers["etag"], etag.as_str());
+
+    // Bad requests say why.
+    let paths = "&path=/a".repeat(101);
+    for (query, reason) in [
+        ("path=/", "site is required"),
+        (
+            "site=open.com&period=forever",
+            "period \"forever\" is not one of",
+        ),
+        ("site=open.com&period=realtime", "is not one of"),
+        ("site=not a domain", "site:"),
+        (&format!("site=open.com{paths}")[..], "at most 100 path"),
+    ] {
+        let (status, _, body) = get(&http, &server, query, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains(reason),
+            "{query}: {body}"
+        );
+    }
+
+    // Counts come back after a restart, from the store.
+    let before = counter(&http, &server, "site=open.com&path=/&path=/blog/post").await;
+    let (dir, _) = server.stop();
+    let server = Server::start_in(dir, CONFIG, &[]);
+    assert_eq!(
+        counter(&http, &server, "site=open.com&path=/&path=/blog/post").await,
+        before
+    );
+}
+
+#[tokio::test]
+async fn owners_turn_counts_on_and_off_from_the_command_line() {
+    let server = Server::start("trusted_proxies = [\"127.0.0.1\"]\n");
+    let http = client();
+    let (ok, out, err) = cli(
+        &server.data_dir(),
+        &["site", "add", "cli.test", "--public-counters"],
+    );
+    assert!(ok && out.contains("public hit counts are on"), "{out}{err}");
+    pageview(&http, &server, "https://cli.test/hello", "81.2.69.10").await;
+    until_pageviews(&http, &server, "site=cli.test&path=/hello", 1).await;
+
+    let (ok, out, _) = cli(&server.data_dir(), &["site", "counters", "cli.test", "off"]);
+    assert!(ok && out.contains("off"), "{out}");
+    assert_eq!(
+        counter(&http, &server, "site=cli.test&path=/hello").await["pageviews"],
+        0
+    );
+    let (ok, _, _) = cli(&server.data_dir(), &["site", "counters", "cli.test", "on"]);
+    assert!(ok);
+    assert_eq!(
+        counter(&http, &server, "site=cli.test&path=/hello").await["pageviews"],
+        1
+    );
+    let (ok, _, err) = cli(
+        &server.data_dir(),
+        &["site", "counters", "nowhere.test", "on"],
+    );
+    assert!(!ok && err.contains("not a registered site"), "{err}");
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'.' | b'_' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
