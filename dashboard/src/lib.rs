@@ -1,8 +1,16 @@
 //! # footfall-dashboard
 //!
-//! Presentation: the owner's dashboard (embedded HTML, CSS and JavaScript), SVG charts drawn with
-//! plotters, and SVG badges for public counters. It renders what `footfall-queries` returns and
-//! never touches the store itself.
+//! Presentation: SVG badges and RSS feeds for public counters now; SVG charts drawn with
+//! plotters and the owner's dashboard (embedded HTML, CSS and JavaScript) next. It renders what
+//! `footfall-queries` returns and never touches the store itself.
 //!
-//! Empty for now: the ingestion path comes first; the dashboard, counters and charts are built on
-//! the read side in later issues.
+//! ## Layout
+//! - [`xml`]: escaping for everything attackers can put into SVG and RSS (paths, labels).
+//! - [`number`]: counts as people read them (`1.2k`, `1,234`).
+//! - [`badge`]: "views | 1.2k" badges.
+//! - [`feed`]: the RSS feed of the most read pages.
+
+pub mod badge;
+pub mod feed;
+pub mod number;
+pub mod xml;
