@@ -290,3 +290,139 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn badges_and_popular_pages_show_only_what_is_public() {
+    let config = "trusted_proxies = [\"127.0.0.1\"]\n\
+        [[sites]]\ndomain = \"open.com\"\npublic_counters = true\ncounter_exclude = [\"/drafts/**\"]\n\
+        counter_min_visitors = 2\n[[sites]]\ndomain = \"closed.com\"\n";
+    let server = Server::start(config);
+    let http = client();
+    let visits: &[(&str, u8)] = &[("/a", 3), ("/b", 2), ("/lonely", 1), ("/drafts/x", 4)];
+    for (path, visitors) in visits {
+        for v in 0..*visitors {
+            let ip = format!("198.51.100.{}", v + 1);
+            pageview(&http, &server, &format!("https://open.com{path}"), &ip).await;
+            pageview(&http, &server, &format!("https://closed.com{path}"), &ip).await;
+        }
+    }
+    until_pageviews(&http, &server, "site=open.com", 10).await;
+
+    let svg = |query: &str| {
+        let http = http.clone();
+        let url = server.url(&format!("/api/counter.svg?{query}"));
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            (status, headers, response.text().await.unwrap())
+        }
+    };
+    let (status, headers, body) = svg("site=open.com&path=/a&label=reads").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "image/svg+xml");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; style-src 'unsafe-inline'"
+    );
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert!(
+        body.contains(">reads</text>") && body.contains(">3</text>"),
+        "{body}"
+    );
+    let (_, _, visitors) = svg("site=open.com&metric=visitors&style=for-the-badge").await;
+    // The whole site: hidden pages hide their own counts, and still count in the total.
+    assert!(
+        visitors.contains(">VISITORS</text>") && visitors.contains(">4</text>"),
+        "{visitors}"
+    );
+    // Not public reads as a page nobody visited.
+    let (_, _, closed) = svg("site=closed.com&path=/a").await;
+    let (_, _, never) = svg("site=open.com&path=/never").await;
+    let (_, _, hidden) = svg("site=open.com&path=/drafts/x").await;
+    assert!(closed.contains(">0</text>"));
+    assert_eq!(closed, never);
+    assert_eq!(closed, hidden);
+    for (query, reason) in [
+        ("site=open.com&style=3d", "is not flat, flat-square"),
+        ("site=open.com&color=javascript:x", "color"),
+        (
+            "site=open.com&metric=bounces",
+            "is not pageviews or visitors",
+        ),
+    ] {
+        let (status, _, body) = svg(query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(body.contains(reason), "{query}: {body}");
+    }
+
+    // The most read: hidden and rarely visited pages are left out.
+    let popular: Value = http
+        .get(server.url("/api/popular?site=open.com&period=day"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        popular,
+        json!([
+            {"path": "/a", "pageviews": 3, "visitors": 3},
+            {"path": "/b", "pageviews": 2, "visitors": 2},
+        ])
+    );
+    let closed: Value = http
+        .get(server.url("/api/popular?site=closed.com"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed, json!([]));
+    let rss = http
+        .get(server.url("/api/popular.rss?site=open.com&period=day&limit=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rss.headers()["content-type"],
+        "application/rss+xml; charset=utf-8"
+    );
+    let rss = rss.text().await.unwrap();
+    assert!(
+        rss.contains("<link>https://open.com/a</link>") && !rss.contains("/b<"),
+        "{rss}"
+    );
+    let (status, _, _) = get(&http, &server, "site=open.com", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let bad = http
+        .get(server.url("/api/popular?site=open.com&limit=1000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn reloading_a_page_a_thousand_times_counts_one_visitor() {
+    let server = Server::start(CONFIG);
+    let http = client();
+    for _ in 0..1000 {
+        pageview(&http, &server, "https://open.com/post", "81.2.69.10").await;
+    }
+    pageview(&http, &server, "https://open.com/other", "81.2.69.10").await;
+    until_pageviews(&http, &server, "site=open.com&path=/other", 1).await;
+    let post = counter(&http, &server, "site=open.com&path=/post").await;
+    assert_eq!(
+        post,
+        json!({"path": "/post", "pageviews": 20, "visitors": 1}),
+        "the repeat limit (20 per page and visit) bounds the pageviews"
+    );
+    let (ok, out, _) = cli(&server.data_dir(), &["dropped", "--days", "1"]);
+    assert!(
+        ok && out.contains("repeated") && out.contains("980"),
+        "{out}"
+    );
+}

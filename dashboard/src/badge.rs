@@ -3,7 +3,8 @@
 //! The label comes from the request, so it is shortened and escaped ([`crate::xml`]); the
 //! colour is one of a few names or a hex code, checked before it reaches the document. A badge
 //! holds no script, no event handler and no external reference; its only reference is to its
-//! own clip path.
+//! own clip path. Request text appears only as text (the `<title>` names the badge for screen
+//! readers), never inside an attribute.
 
 use crate::xml;
 
@@ -115,7 +116,7 @@ pub fn render(badge: &Badge) -> String {
     let weight = if tall { " font-weight=\"bold\"" } else { "" };
     let (label, value) = (xml::text(&label), xml::text(&value));
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"{label}: {value}\">\
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\">\
 <title>{label}: {value}</title>{gradient}\
 <clipPath id=\"r\"><rect width=\"{width}\" height=\"{height}\" rx=\"{radius}\" fill=\"#fff\"/></clipPath>\
 <g clip-path=\"url(#r)\"><rect width=\"{label_w}\" height=\"{height}\" fill=\"#555\"/>\

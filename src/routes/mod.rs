@@ -1,9 +1,11 @@
 //! The HTTP routes. Handlers are thin: extract, call the collector or the store, answer.
 
+mod badge;
 mod counter;
 mod event;
 mod health;
 mod pixel;
+mod popular;
 mod public;
 mod script;
 mod stats;
@@ -52,6 +54,9 @@ pub fn router(app: Arc<App>) -> Router {
             get(stats::get_realtime_visitors),
         )
         .route("/api/counter", get(counter::get_counter))
+        .route("/api/counter.svg", get(badge::get_badge))
+        .route("/api/popular", get(popular::get_popular))
+        .route("/api/popular.rss", get(popular::get_popular_rss))
         .route("/healthz", get(health::healthz))
         // Slow clients must not hold a connection (or a shutdown) forever.
         .layer(TimeoutLayer::with_status_code(

@@ -1,0 +1,91 @@
+//! `GET /api/counter.svg`: a page's count as a badge ("views | 1.2k") for an `<img>`.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use footfall_dashboard::badge::{self, Badge, Color, Style};
+use footfall_dashboard::number;
+
+use super::public::{param, requested_path, respond, Params, Scope};
+use crate::app::App;
+use crate::error::AppError;
+
+/// Nothing may run or load from a badge, even opened on its own.
+pub const SVG_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'";
+
+/// Which number a badge or chart shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    Pageviews,
+    Visitors,
+}
+
+impl Shown {
+    pub fn read(params: &Params) -> Result<Shown, AppError> {
+        match param(params, "metric").unwrap_or("pageviews") {
+            "pageviews" => Ok(Shown::Pageviews),
+            "visitors" => Ok(Shown::Visitors),
+            other => Err(AppError::BadRequest(format!(
+                "metric {other:?} is not pageviews or visitors"
+            ))),
+        }
+    }
+
+    pub fn of(self, count: footfall_queries::counters::Count) -> u64 {
+        match self {
+            Shown::Pageviews => count.pageviews,
+            Shown::Visitors => count.visitors,
+        }
+    }
+}
+
+pub async fn get_badge(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Result<Response, AppError> {
+    let scope = Scope::read(&app, &params, "all")?;
+    let shown = Shown::read(&params)?;
+    let style = match param(&params, "style") {
+        None => Style::Flat,
+        Some(name) => Style::parse(name).ok_or_else(|| {
+            AppError::BadRequest(format!("style {name:?} is not {}", Style::NAMES))
+        })?,
+    };
+    let color = match param(&params, "color") {
+        None => Color::default(),
+        Some(text) => Color::parse(text).ok_or_else(|| {
+            AppError::BadRequest(format!("color {text:?} is not {}", Color::NAMES))
+        })?,
+    };
+    let label = param(&params, "label").unwrap_or(match shown {
+        Shown::Pageviews => "views",
+        Shown::Visitors => "visitors",
+    });
+    let path = requested_path(param(&params, "path"));
+    let value = number::compact(shown.of(scope.count(path.as_deref())));
+    let svg = badge::render(&Badge {
+        label,
+        value: &value,
+        color,
+        style,
+    });
+    Ok(svg_response(&headers, svg, &app))
+}
+
+/// An SVG answer: the public headers, plus a policy that forbids scripts and loads.
+pub fn svg_response(request: &HeaderMap, svg: String, app: &App) -> Response {
+    let mut response = respond(
+        request,
+        svg.into_bytes(),
+        "image/svg+xml",
+        app.settings.public_max_age_seconds,
+    );
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(SVG_POLICY),
+    );
+    response
+}
