@@ -2,26 +2,35 @@
 //! may come from an attacker, so it goes through [`text`] and nowhere is markup built from it.
 
 /// `input` as XML character data or an attribute value: the five special characters escaped,
-/// and characters XML 1.0 forbids (most control characters, lone surrogates cannot occur in a
-/// `str`, U+FFFE and U+FFFF) dropped, so the document always parses.
+/// and what [`clean`] drops dropped, so the document always parses.
 pub fn text(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
-    for c in input.chars() {
+    for c in clean(input).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            // Bidirectional overrides would let a label read backwards; they never belong in
-            // a count.
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// `input` without the characters XML 1.0 forbids (most control characters, U+FFFE, U+FFFF)
+/// and without bidirectional overrides, which would let a label read backwards; line breaks and
+/// tabs become spaces. For text a library escapes itself (plotters does).
+pub fn clean(input: &str) -> String {
+    input
+        .chars()
+        .filter_map(|c| match c {
+            '\t' | '\n' | '\r' => Some(' '),
+            c if (c as u32) < 0x20 || c == '\u{7F}' || c == '\u{FFFE}' || c == '\u{FFFF}' => None,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => None,
+            c => Some(c),
+        })
+        .collect()
 }
 
 /// At most `max` characters of `input`, with an ellipsis when it was cut.

@@ -1,7 +1,9 @@
-//! Everything attackers control (labels, paths) rendered into badges and feeds: every result must
+//! Everything attackers control (labels, paths) rendered into badges, charts and feeds: every result must
 //! parse as well-formed XML and hold no script, no event handler and no external reference.
 
+use chrono::NaiveDate;
 use footfall_dashboard::badge::{self, Badge, Color, Style};
+use footfall_dashboard::chart::{self, Chart, Kind, Theme};
 use footfall_dashboard::feed;
 
 fn corpus() -> Vec<String> {
@@ -128,5 +130,27 @@ fn feeds_of_hostile_paths_are_well_formed_and_inert() {
             .collect();
         // The text survives as text: the first path reads back as written.
         assert!(titles.contains(&"<script>alert(1)</script>"), "{titles:?}");
+    }
+}
+
+#[test]
+fn charts_of_hostile_titles_are_well_formed_and_inert() {
+    let first = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let days: Vec<(NaiveDate, u64)> = (0..30)
+        .map(|i| (first + chrono::Duration::days(i), (i * 7 % 11) as u64))
+        .collect();
+    for input in corpus() {
+        for kind in [Kind::Line, Kind::Bars, Kind::Sparkline] {
+            let svg = chart::render(&Chart {
+                title: &input,
+                days: &days,
+                kind,
+                theme: Theme::Dark,
+                width: 600,
+                height: 240,
+            })
+            .unwrap();
+            assert_inert(&svg, &input);
+        }
     }
 }

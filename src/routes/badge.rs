@@ -23,13 +23,21 @@ pub enum Shown {
 }
 
 impl Shown {
-    pub fn read(params: &Params) -> Result<Shown, AppError> {
-        match param(params, "metric").unwrap_or("pageviews") {
+    /// `metric`, or `default` when absent.
+    pub fn read(params: &Params, default: &str) -> Result<Shown, AppError> {
+        match param(params, "metric").unwrap_or(default) {
             "pageviews" => Ok(Shown::Pageviews),
             "visitors" => Ok(Shown::Visitors),
             other => Err(AppError::BadRequest(format!(
                 "metric {other:?} is not pageviews or visitors"
             ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Shown::Pageviews => "Pageviews",
+            Shown::Visitors => "Visitors",
         }
     }
 
@@ -47,7 +55,7 @@ pub async fn get_badge(
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
     let scope = Scope::read(&app, &params, "all")?;
-    let shown = Shown::read(&params)?;
+    let shown = Shown::read(&params, "pageviews")?;
     let style = match param(&params, "style") {
         None => Style::Flat,
         Some(name) => Style::parse(name).ok_or_else(|| {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use footfall_collector::page::normalize_path;
 use footfall_collector::sites::Site;
@@ -91,6 +92,26 @@ impl Scope {
                 self.app.counters.count(&self.domain, Some(path), self.days)
             }
             Some(_) => Count::default(),
+        }
+    }
+}
+
+impl Scope {
+    /// Each day's counts of a page (or the whole site), zero when they may not be shown.
+    pub fn daily(&self, path: Option<&str>, days: Days) -> Vec<(NaiveDate, Count)> {
+        let shown = match (&self.site, path) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(site), Some(path)) => site.shows_counts_of(path),
+        };
+        if shown {
+            self.app.counters.daily(&self.domain, path, days)
+        } else {
+            days.first
+                .iter_days()
+                .take_while(|d| *d <= days.last)
+                .map(|d| (d, Count::default()))
+                .collect()
         }
     }
 }

@@ -37,7 +37,7 @@ use crate::writer::CommitObserver;
 
 /// Days older than this (before today, local) are folded into one entry per page: no period but
 /// `all` reaches back that far (`year` is at most 366 days, `12mo` about 396).
-const KEPT_DAYS: i64 = 400;
+pub const KEPT_DAYS: i64 = 400;
 /// Local days whose visitors are remembered, today included: an event may still arrive for
 /// yesterday (queued at midnight), and a visitor id can reach into the next local day.
 const REMEMBERED_DAYS: i64 = 3;
@@ -286,6 +286,11 @@ impl Counters {
             .into_iter()
             .map(|(path, count)| (path.to_owned(), count))
             .collect()
+    }
+
+    /// The first local day with counts of the site, if any.
+    pub fn first_day(&self, site: &str) -> Option<NaiveDate> {
+        self.site(site).and_then(|s| s.read().series[0].first_day())
     }
 
     /// The site's time zone, if it has counts.

@@ -114,6 +114,10 @@ impl Series {
         self.days.splice(..end, [(through, merged)]);
     }
 
+    pub fn first_day(&self) -> Option<NaiveDate> {
+        self.days.first().map(|(d, _)| *d)
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.days.len()
