@@ -356,6 +356,56 @@ async fn badges_and_popular_pages_show_only_what_is_public() {
         assert!(body.contains(reason), "{query}: {body}");
     }
 
+    // Charts: SVG under the same policy; what is not public draws as zeros.
+    let chart = |query: &str| {
+        let http = http.clone();
+        let url = server.url(&format!("/api/chart.svg?{query}"));
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            (status, headers, response.text().await.unwrap())
+        }
+    };
+    let (status, headers, body) = chart("site=open.com&path=/a&period=day&style=bars").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers["content-type"], "image/svg+xml");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; style-src 'unsafe-inline'"
+    );
+    assert!(
+        body.starts_with("<svg") && body.contains("Visitors of /a, day"),
+        "{body}"
+    );
+    let (_, _, spark) = chart("site=open.com&style=sparkline&period=7d&theme=dark").await;
+    assert!(
+        spark.contains("width=\"120\"") && !spark.contains("<text"),
+        "{spark}"
+    );
+    let (_, _, closed) = chart("site=closed.com&path=/a&period=day").await;
+    let (_, _, hidden) = chart("site=open.com&path=/drafts/x&period=day").await;
+    let (_, _, never) = chart("site=open.com&path=/never&period=day").await;
+    assert_eq!(
+        closed.replace("/a,", "/x,"),
+        hidden.replace("/drafts/x,", "/x,"),
+        "not public draws as a page nobody visited"
+    );
+    assert_eq!(
+        hidden.replace("/drafts/x,", "/x,"),
+        never.replace("/never,", "/x,")
+    );
+    for (query, reason) in [
+        ("site=open.com&width=5000", "width"),
+        ("site=open.com&height=abc", "height"),
+        ("site=open.com&style=pie", "is not line, bars or sparkline"),
+        ("site=open.com&theme=neon", "is not light or dark"),
+    ] {
+        let (status, _, body) = chart(query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(body.contains(reason), "{query}: {body}");
+    }
+
     // The most read: hidden and rarely visited pages are left out.
     let popular: Value = http
         .get(server.url("/api/popular?site=open.com&period=day"))

@@ -1,15 +1,17 @@
 //! `GET /api/counter`: a page's (or the site's) pageviews and visitors as JSON numbers, for
 //! "1,234 views" under a post. Several `path` parameters answer an array, in the same order.
+//! `GET /counter.js` is the script that asks for them and fills a page's elements.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::public::{requested_path, respond, Params, Scope};
 use crate::app::App;
+use crate::assets::Asset;
 use crate::error::AppError;
 
 /// Paths one request may ask for: an index page of posts, not a crawl.
@@ -52,4 +54,30 @@ pub async fn get_counter(
         "application/json",
         app.settings.public_max_age_seconds,
     ))
+}
+
+/// An hour fresh, then a day of revalidating in the background: a changed script reaches pages
+/// within about an hour, and a page never waits on it.
+const SCRIPT_CACHE: &str = "public, max-age=3600, stale-while-revalidate=86400";
+
+static COUNTER_JS: LazyLock<Asset> = LazyLock::new(|| {
+    let script = footfall_dashboard::assets::COUNTER_JS;
+    let etag: &'static str = Box::leak(
+        format!("W/\"{}\"", &blake3::hash(script.as_bytes()).to_hex()[..20]).into_boxed_str(),
+    );
+    Asset::new(
+        script.as_bytes(),
+        "text/javascript; charset=utf-8",
+        etag,
+        SCRIPT_CACHE,
+    )
+});
+
+pub async fn get_counter_js(headers: HeaderMap) -> Response {
+    let mut response = COUNTER_JS.respond(&headers);
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
 }

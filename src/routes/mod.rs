@@ -1,6 +1,7 @@
 //! The HTTP routes. Handlers are thin: extract, call the collector or the store, answer.
 
 mod badge;
+mod chart;
 mod counter;
 mod event;
 mod health;
@@ -53,8 +54,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/realtime/visitors",
             get(stats::get_realtime_visitors),
         )
+        .route("/counter.js", get(counter::get_counter_js))
         .route("/api/counter", get(counter::get_counter))
         .route("/api/counter.svg", get(badge::get_badge))
+        .route("/api/chart.svg", get(chart::get_chart))
         .route("/api/popular", get(popular::get_popular))
         .route("/api/popular.rss", get(popular::get_popular_rss))
         .route("/healthz", get(health::healthz))
