@@ -216,15 +216,20 @@ fn run(
         }
         Command::SiteList => {
             let stored = sites::list(&conn)?;
+            let yes_no = |on: bool| if on { "yes" } else { "no" };
             let mut lines = vec![format!(
-                "{:<40} {:<24} {:<8} {:>12}",
+                "{:<40} {:<24} {:<8} {:>12}  PUBLIC COUNTS",
                 "DOMAIN", "TIME ZONE", "FROM", "EVENTS"
             )];
             for site in &settings.sites {
                 let events = sites::event_count(&conn, site.domain.as_str())?;
                 lines.push(format!(
-                    "{:<40} {:<24} {:<8} {:>12}",
-                    site.domain, site.timezone, "config", events
+                    "{:<40} {:<24} {:<8} {:>12}  {}",
+                    site.domain,
+                    site.timezone,
+                    "config",
+                    events,
+                    yes_no(site.public.enabled)
                 ));
             }
             for site in stored
@@ -232,8 +237,12 @@ fn run(
                 .filter(|s| !settings.sites.iter().any(|c| c.domain.as_str() == s.domain))
             {
                 lines.push(format!(
-                    "{:<40} {:<24} {:<8} {:>12}",
-                    site.domain, site.timezone, "cli", site.events
+                    "{:<40} {:<24} {:<8} {:>12}  {}",
+                    site.domain,
+                    site.timezone,
+                    "cli",
+                    site.events,
+                    yes_no(site.public_counters)
                 ));
             }
             if lines.len() == 1 {

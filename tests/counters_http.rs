@@ -86,6 +86,7 @@ async fn counts_match_the_stats_api_and_show_nothing_that_is_not_public() {
     }
     let waited = until_pageviews(&http, &server, "site=open.com&path=/blog/post", 4).await;
     assert!(waited < Duration::from_secs(5), "took {waited:?} to show");
+    eprintln!("a pageview showed in the counter {waited:?} after it was accepted");
 
     let post = counter(&http, &server, "site=open.com&path=/blog/post&period=day").await;
     assert_eq!(

@@ -775,7 +775,7 @@ async fn sites_are_managed_from_the_command_line_with_or_without_a_server() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert!(
-        lines[1].starts_with("blog.example") && lines[1].trim_end().ends_with(" 1"),
+        lines[1].starts_with("blog.example") && lines[1].trim_end().ends_with(" 1  no"),
         "{out}"
     );
     assert_eq!(
