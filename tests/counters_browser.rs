@@ -64,7 +64,7 @@ async fn a_page_on_another_origin_shows_live_counts_badges_and_charts() {
     let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(
         seen["before"],
-        json!({"views": "3", "visitors": "2", "other": "1", "site": "5", "hidden": "0",
+        json!({"badge": "views | 3", "views": "3", "visitors": "2", "other": "1", "site": "5", "hidden": "0",
                "badgeWidth": seen["before"]["badgeWidth"], "chartWidth": 600}),
         "{seen}"
     );
@@ -74,6 +74,7 @@ async fn a_page_on_another_origin_shows_live_counts_badges_and_charts() {
     );
     // Three more readers of /post (one of them new to the site) and one of /other.
     assert_eq!(seen["after"]["views"], "6", "{seen}");
+    assert_eq!(seen["after"]["badge"], "views | 6", "{seen}");
     assert_eq!(seen["after"]["visitors"], "5", "{seen}");
     assert_eq!(seen["after"]["other"], "2", "{seen}");
     assert_eq!(seen["after"]["site"], "9", "{seen}");

@@ -85,9 +85,14 @@ async function visit(shoot) {
       null,
       { timeout: 10_000 },
     );
-    const seen = await tab.evaluate(() => {
+    const seen = await tab.evaluate(async () => {
       const text = (id) => document.getElementById(id).textContent;
+      // The number the badge shows: its SVG, fetched as the page's <img> was (CORS is open).
+      const badge = await (await fetch(document.getElementById("badge").src)).text();
+      const shown = [...new DOMParser().parseFromString(badge, "image/svg+xml").querySelectorAll("text")]
+        .map((t) => t.textContent);
       return {
+        badge: shown.join(" | "),
         views: text("views"),
         visitors: text("visitors"),
         other: text("other"),
