@@ -26,6 +26,17 @@ async fn pageview(http: &reqwest::Client, server: &Server, url: &str, ip: &str) 
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
 
+/// Status, headers and body of a GET.
+async fn fetch(
+    http: &reqwest::Client,
+    url: String,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let response = http.get(url).send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
 async fn get(
     http: &reqwest::Client,
     server: &Server,
@@ -309,16 +320,7 @@ async fn badges_and_popular_pages_show_only_what_is_public() {
     }
     until_pageviews(&http, &server, "site=open.com", 10).await;
 
-    let svg = |query: &str| {
-        let http = http.clone();
-        let url = server.url(&format!("/api/counter.svg?{query}"));
-        async move {
-            let response = http.get(url).send().await.unwrap();
-            let status = response.status();
-            let headers = response.headers().clone();
-            (status, headers, response.text().await.unwrap())
-        }
-    };
+    let svg = |query: &str| fetch(&http, server.url(&format!("/api/counter.svg?{query}")));
     let (status, headers, body) = svg("site=open.com&path=/a&label=reads").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "image/svg+xml");
@@ -358,16 +360,7 @@ async fn badges_and_popular_pages_show_only_what_is_public() {
     }
 
     // Charts: SVG under the same policy; what is not public draws as zeros.
-    let chart = |query: &str| {
-        let http = http.clone();
-        let url = server.url(&format!("/api/chart.svg?{query}"));
-        async move {
-            let response = http.get(url).send().await.unwrap();
-            let status = response.status();
-            let headers = response.headers().clone();
-            (status, headers, response.text().await.unwrap())
-        }
-    };
+    let chart = |query: &str| fetch(&http, server.url(&format!("/api/chart.svg?{query}")));
     let (status, headers, body) = chart("site=open.com&path=/a&period=day&style=bars").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers["content-type"], "image/svg+xml");

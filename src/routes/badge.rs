@@ -8,7 +8,7 @@ use axum::response::Response;
 use footfall_dashboard::badge::{self, Badge, Color, Style};
 use footfall_dashboard::number;
 
-use super::public::{param, requested_path, respond, Params, Scope};
+use super::public::{choice, param, requested_path, respond, Params, Scope};
 use crate::app::App;
 use crate::error::AppError;
 
@@ -24,14 +24,13 @@ pub enum Shown {
 
 impl Shown {
     /// `metric`, or `default` when absent.
-    pub fn read(params: &Params, default: &str) -> Result<Shown, AppError> {
-        match param(params, "metric").unwrap_or(default) {
-            "pageviews" => Ok(Shown::Pageviews),
-            "visitors" => Ok(Shown::Visitors),
-            other => Err(AppError::BadRequest(format!(
-                "metric {other:?} is not pageviews or visitors"
-            ))),
-        }
+    pub fn read(params: &Params, default: Shown) -> Result<Shown, AppError> {
+        let parse = |name: &str| match name {
+            "pageviews" => Some(Shown::Pageviews),
+            "visitors" => Some(Shown::Visitors),
+            _ => None,
+        };
+        choice(params, "metric", default, parse, "pageviews or visitors")
     }
 
     pub fn name(self) -> &'static str {
@@ -55,19 +54,15 @@ pub async fn get_badge(
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
     let scope = Scope::read(&app, &params, "all")?;
-    let shown = Shown::read(&params, "pageviews")?;
-    let style = match param(&params, "style") {
-        None => Style::Flat,
-        Some(name) => Style::parse(name).ok_or_else(|| {
-            AppError::BadRequest(format!("style {name:?} is not {}", Style::NAMES))
-        })?,
-    };
-    let color = match param(&params, "color") {
-        None => Color::default(),
-        Some(text) => Color::parse(text).ok_or_else(|| {
-            AppError::BadRequest(format!("color {text:?} is not {}", Color::NAMES))
-        })?,
-    };
+    let shown = Shown::read(&params, Shown::Pageviews)?;
+    let style = choice(&params, "style", Style::Flat, Style::parse, Style::NAMES)?;
+    let color = choice(
+        &params,
+        "color",
+        Color::default(),
+        Color::parse,
+        Color::NAMES,
+    )?;
     let label = param(&params, "label").unwrap_or(match shown {
         Shown::Pageviews => "views",
         Shown::Visitors => "visitors",

@@ -12,7 +12,7 @@ use footfall_dashboard::chart::{self, Chart, Kind, Theme};
 use footfall_queries::counters::KEPT_DAYS;
 
 use super::badge::{svg_response, Shown};
-use super::public::{param, requested_path, Params, Scope};
+use super::public::{choice, param, requested_path, Params, Scope};
 use crate::app::App;
 use crate::error::AppError;
 
@@ -44,19 +44,9 @@ pub async fn get_chart(
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
     let scope = Scope::read(&app, &params, "30d")?;
-    let shown = Shown::read(&params, "visitors")?;
-    let kind = match param(&params, "style") {
-        None => Kind::Line,
-        Some(name) => Kind::parse(name).ok_or_else(|| {
-            AppError::BadRequest(format!("style {name:?} is not {}", Kind::NAMES))
-        })?,
-    };
-    let theme = match param(&params, "theme") {
-        None => Theme::Light,
-        Some(name) => Theme::parse(name).ok_or_else(|| {
-            AppError::BadRequest(format!("theme {name:?} is not {}", Theme::NAMES))
-        })?,
-    };
+    let shown = Shown::read(&params, Shown::Visitors)?;
+    let kind = choice(&params, "style", Kind::Line, Kind::parse, Kind::NAMES)?;
+    let theme = choice(&params, "theme", Theme::Light, Theme::parse, Theme::NAMES)?;
     let (width, height) = if kind == Kind::Sparkline {
         (120, 30)
     } else {

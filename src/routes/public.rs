@@ -34,6 +34,22 @@ pub fn param<'p>(params: &'p Params, key: &str) -> Option<&'p str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// An optional parameter that names one of a few choices: `default` when absent, a 400 that
+/// lists the choices when it names none of them.
+pub fn choice<T>(
+    params: &Params,
+    key: &str,
+    default: T,
+    parse: impl Fn(&str) -> Option<T>,
+    choices: &str,
+) -> Result<T, AppError> {
+    match param(params, key) {
+        None => Ok(default),
+        Some(text) => parse(text)
+            .ok_or_else(|| AppError::BadRequest(format!("{key} {text:?} is not {choices}"))),
+    }
+}
+
 /// The periods a public count may cover (the Stats API's shortcuts, less `realtime`).
 const PERIODS: &str = "day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year or all";
 
