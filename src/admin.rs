@@ -177,6 +177,11 @@ fn run(
                 site.timezone = timezone.clone();
                 site.public.enabled = *public_counters;
                 live.sites.insert(Site::new(site)?);
+                // Events of an earlier registration may be in the store, in another zone.
+                live.counters.forget(domain.as_str());
+                if *public_counters {
+                    live.counters.request_load(domain.as_str());
+                }
             }
             let counters = if *public_counters {
                 format!("\npublic hit counts are on: https://YOUR-FOOTFALL-HOST/api/counter?site={domain}&path=/")
@@ -207,6 +212,11 @@ fn run(
                     let mut site = current.settings.clone();
                     site.public.enabled = *enabled;
                     live.sites.insert(Site::new(site)?);
+                }
+                if *enabled {
+                    live.counters.request_load(domain.as_str());
+                } else {
+                    live.counters.forget(domain.as_str());
                 }
             }
             Outcome::ok(format!(
@@ -269,9 +279,7 @@ fn run(
             }
             if let Some(live) = live {
                 live.sites.remove(&domain);
-                if *purge {
-                    live.counters.forget(domain.as_str());
-                }
+                live.counters.forget(domain.as_str());
             }
             if *purge {
                 Outcome::ok(format!(

@@ -8,7 +8,7 @@ use footfall_collector::clock::{Clock, SystemClock};
 use footfall_collector::geo::GeoDb;
 use footfall_collector::sites::{Site, SiteSettings};
 use footfall_collector::{Collector, SiteDomain};
-use footfall_queries::counters::{Counters, Zones};
+use footfall_queries::counters::{Counters, Rules};
 use footfall_queries::stats::rollup;
 use footfall_queries::{sites, DuckDbSink, Store, Writer};
 
@@ -60,7 +60,7 @@ impl App {
         if collector.sites().is_empty() {
             tracing::warn!("no sites registered: every event will be dropped until you run `footfall site add DOMAIN`");
         }
-        let counters = load_counters(&store, &collector)?;
+        let counters = load_counters(&store, &collector, clock.clone())?;
         let sink = Box::new(DuckDbSink::new(store.connection()?));
         let writer = Writer::spawn_observed(
             sink,
@@ -81,19 +81,24 @@ impl App {
     }
 }
 
-/// Every site's counts from the store, each in its site's time zone. Done before the writer
+/// The public sites' counts from the store, each in its site's time zone. Done before the writer
 /// starts, so that no event is counted twice.
-fn load_counters(store: &Store, collector: &Arc<Collector>) -> anyhow::Result<Arc<Counters>> {
+fn load_counters(
+    store: &Store,
+    collector: &Arc<Collector>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Counters>> {
     let registry = collector.clone();
-    let zones: Zones = Arc::new(move |domain: &str| {
-        SiteDomain::parse(domain)
-            .ok()
-            .and_then(|d| registry.sites().get(&d))
-            .and_then(|s| s.settings.timezone.parse().ok())
-            .unwrap_or(Tz::UTC)
+    // Read from the live registry, so a site turned on or off later is counted or not.
+    let rules: Rules = Arc::new(move |domain: &str| {
+        let site = registry.sites().get(&SiteDomain::parse(domain).ok()?)?;
+        site.settings
+            .public
+            .enabled
+            .then(|| site.settings.timezone.parse().unwrap_or(Tz::UTC))
     });
     let started = std::time::Instant::now();
-    let counters = Counters::load(&store.connection()?, zones, collector.now())
+    let counters = Counters::load(store.connection()?, rules, clock)
         .context("cannot count the stored events for the public counters")?;
     tracing::info!("public counts loaded in {:.1?}", started.elapsed());
     Ok(Arc::new(counters))

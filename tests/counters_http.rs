@@ -279,12 +279,29 @@ async fn owners_turn_counts_on_and_off_from_the_command_line() {
         counter(&http, &server, "site=cli.test&path=/hello").await["pageviews"],
         0
     );
+    // On again: its history is loaded from the store (between two commits, within 0.2 s).
     let (ok, _, _) = cli(&server.data_dir(), &["site", "counters", "cli.test", "on"]);
     assert!(ok);
+    until_pageviews(&http, &server, "site=cli.test&path=/hello", 1).await;
+    // A site with history, turned on while the server runs.
+    let (ok, _, _) = cli(&server.data_dir(), &["site", "add", "late.test"]);
+    assert!(ok);
+    pageview(&http, &server, "https://late.test/a", "81.2.69.10").await;
+    pageview(&http, &server, "https://late.test/a", "198.51.100.7").await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
-        counter(&http, &server, "site=cli.test&path=/hello").await["pageviews"],
-        1
+        counter(&http, &server, "site=late.test&path=/a").await["pageviews"],
+        0
     );
+    let (ok, _, _) = cli(&server.data_dir(), &["site", "counters", "late.test", "on"]);
+    assert!(ok);
+    until_pageviews(&http, &server, "site=late.test&path=/a", 2).await;
+    assert_eq!(
+        counter(&http, &server, "site=late.test&path=/a").await["visitors"],
+        2
+    );
+    pageview(&http, &server, "https://late.test/a", "203.0.113.9").await;
+    until_pageviews(&http, &server, "site=late.test&path=/a", 3).await;
     let (ok, _, err) = cli(
         &server.data_dir(),
         &["site", "counters", "nowhere.test", "on"],
@@ -388,6 +405,13 @@ async fn badges_and_popular_pages_show_only_what_is_public() {
     assert_eq!(
         hidden.replace("/drafts/x,", "/x,"),
         never.replace("/never,", "/x,")
+    );
+    // Over all time, a private site's chart starts where an unknown site's does.
+    let (_, _, private) = chart("site=closed.com&period=all").await;
+    let (_, _, unknown) = chart("site=nowhere.test&period=all").await;
+    assert_eq!(
+        private.replace("closed.com", "x"),
+        unknown.replace("nowhere.test", "x")
     );
     for (query, reason) in [
         ("site=open.com&width=5000", "width"),

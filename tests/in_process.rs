@@ -253,3 +253,43 @@ async fn the_server_rolls_up_closed_days_and_answers_the_same_from_them() {
     }
     app.rollups.stop();
 }
+
+#[tokio::test]
+async fn a_private_sites_chart_over_all_time_says_nothing_of_when_it_began() {
+    let (_dir, clock, app, router) = app_at_9_on_1_may();
+    for day in [1, 3] {
+        clock.set(Utc.with_ymd_and_hms(2026, 5, day, 9, 0, 0).unwrap());
+        let response = router.clone().oneshot(event("198.51.100.1")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    let conn = open_db_shared(&app);
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while count(&conn, "SELECT count(*) FROM events") < 2 {
+        assert!(Instant::now() < deadline, "the writer stores the events");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let chart = |site: &str| {
+        let router = router.clone();
+        let uri = format!("/api/chart.svg?site={site}&period=all&style=bars");
+        async move {
+            let response = router
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            String::from_utf8(body.to_vec()).unwrap()
+        }
+    };
+    // example.com has two days of events but no public counts: its chart is an unknown
+    // site's, one empty day, not a chart starting on 1 May.
+    let private = chart("example.com").await;
+    let unknown = chart("nowhere.test").await;
+    assert!(!private.contains("May 1"), "{private}");
+    assert_eq!(
+        private.replace("example.com", "x"),
+        unknown.replace("nowhere.test", "x")
+    );
+}

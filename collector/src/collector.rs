@@ -27,8 +27,9 @@ pub struct CollectorSettings {
     pub user_agent_cache: u64,
     /// Referrer-spam domains on top of the built-in list.
     pub spam_referrers: Vec<String>,
-    /// Pageviews of one page one visit may record; more are dropped as `repeated` (0: no
-    /// limit). What keeps one visitor from inflating a page's count by reloading it.
+    /// Pageviews of one page one visit may record; more are dropped as `repeated`, as are
+    /// pageviews of more than 500 distinct pages in one visit (0: no limit). What keeps one
+    /// visitor from inflating a page's count by reloading it.
     pub repeat_pageview_limit: u32,
 }
 

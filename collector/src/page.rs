@@ -94,9 +94,21 @@ impl Page {
 /// resolved, percent-escapes are decoded where they spell UTF-8 text, and a trailing slash is
 /// removed (`/blog/post/` and `/blog/post` are one page). The root stays `/`.
 pub fn normalize_path(input: &str) -> String {
+    normalize(input, false)
+}
+
+/// As [`normalize_path`], keeping a `#fragment` as a hash-routed site's pages are recorded
+/// (`/#/inbox`): what a lookup of such a page asks for.
+pub fn normalize_route(input: &str) -> String {
+    normalize(input, true)
+}
+
+fn normalize(input: &str, keep_fragment: bool) -> String {
     let base = Url::parse("http://p.invalid/").expect("static URL parses");
     match base.join(input.trim()) {
-        Ok(url) if url.host_str() == Some("p.invalid") => normalize_url_path(url.path(), None),
+        Ok(url) if url.host_str() == Some("p.invalid") => {
+            normalize_url_path(url.path(), url.fragment().filter(|_| keep_fragment))
+        }
         // Absolute URLs to other hosts and junk are not paths of this site.
         _ => "/".to_owned(),
     }
@@ -197,6 +209,19 @@ mod tests {
         assert_eq!(page("https://e.com/café").path, "/café");
         assert_eq!(page("https://e.com/bad%FF").path, "/bad%FF");
         assert_eq!(page("https://e.com/nul%00").path, "/nul%00");
+    }
+
+    #[test]
+    fn routes_keep_their_fragment() {
+        assert_eq!(normalize_route("/#/inbox/"), "/#/inbox/");
+        assert_eq!(normalize_route("/app/#/a b"), "/app#/a b");
+        assert_eq!(normalize_route("/blog/post/"), "/blog/post");
+        assert_eq!(normalize_path("/#/inbox"), "/");
+        let url = Url::parse("https://e.com/app/#/a%20b").unwrap();
+        assert_eq!(
+            Page::from_url(&url, true).path,
+            normalize_route("/app/#/a%20b")
+        );
     }
 
     #[test]

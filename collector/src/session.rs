@@ -31,7 +31,7 @@ struct Session {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repeated;
 
-/// Pages per visit whose pageviews are counted for the repeat limit.
+/// Distinct pages one visit may record pageviews of, when the repeat limit is on.
 const MAX_TRACKED_PAGES: usize = 500;
 
 /// Shards keep the lock of one visitor's lookup from blocking another's.
@@ -170,8 +170,9 @@ impl Session {
                 *n += 1;
                 true
             }
-            // A visit of hundreds of pages is a crawler's; its memory stays bounded.
-            None if tracked >= MAX_TRACKED_PAGES => true,
+            // A visit of hundreds of pages is a crawler's: its memory stays bounded, and no
+            // further page is recorded, or viewing junk pages first would lift the limit.
+            None if tracked >= MAX_TRACKED_PAGES => false,
             None => {
                 self.pageviews.push((key, 1));
                 true
@@ -322,6 +323,15 @@ mod tests {
         assert!(sessions
             .session_for_pageview(ids(1), t(11, 0), "/post")
             .is_ok());
+        // Past MAX_TRACKED_PAGES distinct pages, no new page is recorded: junk pages first
+        // cannot lift the limit on the one reloaded.
+        for i in 0..MAX_TRACKED_PAGES {
+            let _ = sessions.session_for_pageview(ids(3), t(9, 0), &format!("/junk/{i}"));
+        }
+        assert_eq!(
+            sessions.session_for_pageview(ids(3), t(9, 1), "/target"),
+            Err(Repeated)
+        );
         // No limit: every pageview counts.
         let open = Sessions::new(Duration::minutes(30));
         assert!((0..100).all(|_| open.session_for_pageview(ids(1), t(9, 0), "/post").is_ok()));

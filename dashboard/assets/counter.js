@@ -2,7 +2,8 @@
 // TOTAL: the whole site) with its number, in one request per hundred paths.
 //   <script defer src="https://stats.example.com/counter.js" data-domain="example.com"></script>
 //   <span data-footfall-count="/blog/post"></span> views
-// Options on the script tag: data-period (day, 7d, 30d, month, year, all; default all).
+// Options on the script tag: data-period (day, 7d, 30d, month, year, all; default all), and
+// data-hash on a hash-routed site, whose pages are /#/route (this page is then path + hash).
 // Options on an element: data-footfall-metric="visitors" (default pageviews).
 (function () {
   var script = document.currentScript;
@@ -10,13 +11,16 @@
   var api = new URL(script.src).origin + "/api/counter";
   var site = script.getAttribute("data-domain") || location.hostname.replace(/^www\./, "");
   var period = script.getAttribute("data-period") || "all";
+  var hashRouted = script.hasAttribute("data-hash");
 
   function fill() {
     var elements = document.querySelectorAll("[data-footfall-count]");
     var byPath = {};
     var paths = [];
     for (var i = 0; i < elements.length; i++) {
-      var path = elements[i].getAttribute("data-footfall-count") || location.pathname;
+      var path =
+        elements[i].getAttribute("data-footfall-count") ||
+        location.pathname + (hashRouted ? location.hash : "");
       if (!byPath[path]) {
         byPath[path] = [];
         paths.push(path);

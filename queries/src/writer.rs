@@ -43,6 +43,11 @@ impl Default for WriterSettings {
 /// It must be quick; the writer waits for it.
 pub trait CommitObserver: Send + Sync + 'static {
     fn committed(&self, events: &[Event]);
+
+    /// Called on the writer's thread after each commit and every flush interval when there was
+    /// nothing to commit: while it runs, no batch is committed, so work that must not race with
+    /// commits (reading the store to rebuild live figures) goes here.
+    fn between_commits(&self) {}
 }
 
 /// Why a hit was not queued.
@@ -233,6 +238,9 @@ impl Worker {
             {
                 self.flush();
                 last_flush = Instant::now();
+                for observer in &self.observers {
+                    observer.between_commits();
+                }
             }
             if last_housekeeping.elapsed() >= HOUSEKEEPING_INTERVAL {
                 self.collector.tick();

@@ -59,11 +59,13 @@ pub async fn get_chart(
     let mut days = scope.days;
     let oldest = days.last - Duration::days(KEPT_DAYS - 1);
     if days.first < oldest {
-        days.first = app
-            .counters
-            .first_day(&scope.domain)
-            .unwrap_or(days.last)
-            .clamp(oldest, days.last);
+        // Only a public site's first day: for any other, `all` draws one day, as for a site
+        // with no events, so the chart says nothing of when a private site began.
+        let first = scope
+            .site
+            .as_ref()
+            .and_then(|_| app.counters.first_day(&scope.domain));
+        days.first = first.unwrap_or(days.last).clamp(oldest, days.last);
     }
     let daily: Vec<_> = scope
         .daily(path.as_deref(), days)

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use footfall_collector::page::normalize_path;
+use footfall_collector::page::normalize_route;
 use footfall_collector::sites::Site;
 use footfall_collector::SiteDomain;
 use footfall_queries::counters::{Count, Days};
@@ -132,11 +132,12 @@ impl Scope {
     }
 }
 
-/// A requested path as recorded: `TOTAL` (or nothing) is the whole site.
+/// A requested path as recorded: `TOTAL` (or nothing) is the whole site. A `#fragment` is
+/// kept, for hash-routed sites, whose pages are recorded with theirs (`/#/inbox`).
 pub fn requested_path(raw: Option<&str>) -> Option<String> {
     match raw.map(str::trim) {
         None | Some("") | Some("TOTAL") => None,
-        Some(path) => Some(normalize_path(path)),
+        Some(path) => Some(normalize_route(path)),
     }
 }
 

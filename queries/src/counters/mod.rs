@@ -1,11 +1,17 @@
 //! Public hit counts, kept in memory and advanced by the writer as it commits, so that a page can
 //! show a count a few seconds old ("1,234 views") without a query per request.
 //!
-//! What is kept: for each site, each of its pages and the whole site, each local day's
-//! pageviews and visitors (see [`series`]). They are loaded from the events at start, and every
-//! committed batch is added ([`Counters::committed`]). To count each visitor once per day as
-//! events arrive, the visitors of the last few local days are remembered per page; older days
-//! only keep their numbers.
+//! What is kept: for each site that shows public counts, each of its pages and the whole site,
+//! each local day's pageviews and visitors (see [`series`]). They are loaded from the events at
+//! start, and every committed batch is added ([`Counters::committed`]). To count each visitor
+//! once per day as events arrive, the visitors of the last few local days are remembered per
+//! page; older days only keep their numbers.
+//!
+//! Only sites whose owner turned public counts on are counted, so the memory goes where it is
+//! used. A site turned on while the server runs is loaded on the writer's thread between two
+//! commits ([`CommitObserver::between_commits`]): no batch is committed during the load, so no
+//! event is missed or counted twice. A site has at most [`MAX_PAGES`] pages counted one by one,
+//! so a flood of made-up paths cannot exhaust memory; its total counts every page.
 //!
 //! The numbers are the Stats API's for the same page and period (`visitors` and `pageviews`
 //! with the filter `event:page is PATH`): every event on the page counts its visitor, pageviews
@@ -23,8 +29,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use duckdb::{params_from_iter, Connection};
+use footfall_collector::clock::Clock;
 use footfall_collector::Event;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 pub use series::Count;
 use series::Series;
@@ -42,32 +49,32 @@ pub const KEPT_DAYS: i64 = 400;
 /// yesterday (queued at midnight), and a visitor id can reach into the next local day.
 const REMEMBERED_DAYS: i64 = 3;
 
+/// Pages of one site counted one by one; further paths count only in the site's total.
+pub const MAX_PAGES: usize = 100_000;
+
 /// The path under which the whole site's counts are kept. Recorded paths start with `/`.
 const SITE_TOTAL: &str = "";
 
-/// A site's time zone, by domain (UTC for one no longer registered).
-pub type Zones = Arc<dyn Fn(&str) -> Tz + Send + Sync>;
+/// Which sites are counted: `Some(time zone)` for a site that shows public counts.
+pub type Rules = Arc<dyn Fn(&str) -> Option<Tz> + Send + Sync>;
 
-/// Every site's counts.
+/// Every public site's counts.
 pub struct Counters {
     sites: RwLock<HashMap<String, Arc<RwLock<SiteCounts>>>>,
-    /// For sites whose first event arrives while the server runs.
-    zones: Zones,
-}
-
-impl Default for Counters {
-    /// Counts in UTC days for every site.
-    fn default() -> Self {
-        Counters::new(Arc::new(|_: &str| Tz::UTC))
-    }
+    rules: Rules,
+    clock: Arc<dyn Clock>,
+    /// Sites to (re)load from the store, between two commits.
+    pending: Mutex<Vec<String>>,
+    /// The connection those loads read with.
+    conn: Mutex<Option<Connection>>,
 }
 
 struct SiteCounts {
     tz: Tz,
     /// Index 0 is the whole site.
     series: Vec<Series>,
-    paths: Vec<String>,
-    index: HashMap<String, u32>,
+    paths: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, u32>,
     /// Per local day, the `(page index, visitor id)` pairs already counted.
     seen: BTreeMap<NaiveDate, HashSet<(u32, u64)>>,
     /// The latest local day folding was done for.
@@ -88,14 +95,19 @@ impl SiteCounts {
         site
     }
 
+    /// The page's index, or the total's (0) once the site has [`MAX_PAGES`] pages.
     fn page(&mut self, path: &str) -> u32 {
         if let Some(i) = self.index.get(path) {
             return *i;
         }
+        if self.paths.len() > MAX_PAGES {
+            return 0;
+        }
         let i = self.series.len() as u32;
+        let path: Arc<str> = Arc::from(path);
         self.series.push(Series::default());
-        self.paths.push(path.to_owned());
-        self.index.insert(path.to_owned(), i);
+        self.paths.push(path.clone());
+        self.index.insert(path, i);
         i
     }
 
@@ -183,22 +195,26 @@ impl Days {
 }
 
 impl Counters {
-    /// No counts yet.
-    pub fn new(zones: Zones) -> Counters {
+    /// No counts yet; `conn` is kept for loading sites turned on later.
+    pub fn new(rules: Rules, clock: Arc<dyn Clock>, conn: Option<Connection>) -> Counters {
         Counters {
             sites: RwLock::new(HashMap::new()),
-            zones,
+            rules,
+            clock,
+            pending: Mutex::new(Vec::new()),
+            conn: Mutex::new(conn),
         }
     }
 
-    /// Counts every site's events in the store, each in its site's time zone. Run it before the
-    /// writer starts, so that no batch is both loaded and added.
+    /// Counts the stored events of every site `rules` picks, each in its time zone. Run it
+    /// before the writer starts, so that no batch is both loaded and added.
     pub fn load(
-        conn: &Connection,
-        zones: Zones,
-        now: DateTime<Utc>,
+        conn: Connection,
+        rules: Rules,
+        clock: Arc<dyn Clock>,
     ) -> Result<Counters, StoreError> {
-        let counters = Counters::new(zones);
+        let now = clock.now();
+        let counters = Counters::new(rules, clock, None);
         let spans: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = {
             let mut stmt = conn.prepare(sql::sites_with_events())?;
             let rows = stmt.query_map([], |r| {
@@ -211,19 +227,71 @@ impl Counters {
             rows.collect::<Result<_, _>>()?
         };
         for (site, first, last) in spans {
-            let tz = (counters.zones)(&site);
-            let counts = load_site(conn, &site, tz, first, last.max(now))?;
+            let Some(tz) = (counters.rules)(&site) else {
+                continue;
+            };
+            let counts = load_site(&conn, &site, tz, first, last.max(now))?;
             counters
                 .sites
                 .write()
                 .insert(site, Arc::new(RwLock::new(counts)));
         }
+        *counters.conn.lock() = Some(conn);
         Ok(counters)
     }
 
-    /// Drops a site's counts (its events were purged).
+    /// Loads (again) a site's counts from the store, before the next commit: for a site turned
+    /// on, or whose time zone changed.
+    pub fn request_load(&self, site: &str) {
+        self.pending.lock().push(site.to_owned());
+    }
+
+    /// Drops a site's counts (turned off, removed or purged); its later events are not counted.
     pub fn forget(&self, site: &str) {
+        self.pending.lock().retain(|s| s != site);
         self.sites.write().remove(site);
+    }
+
+    /// Runs the loads asked for. On the writer's thread, between commits.
+    fn load_pending(&self) {
+        let pending = std::mem::take(&mut *self.pending.lock());
+        if pending.is_empty() {
+            return;
+        }
+        let conn = self.conn.lock();
+        let Some(conn) = conn.as_ref() else {
+            return;
+        };
+        for site in pending {
+            let Some(tz) = (self.rules)(&site) else {
+                self.sites.write().remove(&site);
+                continue;
+            };
+            let started = std::time::Instant::now();
+            let loaded = (|| -> Result<SiteCounts, StoreError> {
+                let span: Option<(DateTime<Utc>, DateTime<Utc>)> =
+                    conn.query_row(sql::site_span(), [&site], |r| {
+                        Ok(r.get::<_, Option<DateTime<Utc>>>(0)?.zip(r.get(1)?))
+                    })?;
+                let now = self.clock.now();
+                match span {
+                    Some((first, last)) => load_site(conn, &site, tz, first, last.max(now)),
+                    None => Ok(SiteCounts::new(tz)),
+                }
+            })();
+            match loaded {
+                Ok(counts) => {
+                    tracing::info!(
+                        "public counts of {site} loaded in {:.1?}",
+                        started.elapsed()
+                    );
+                    self.sites
+                        .write()
+                        .insert(site, Arc::new(RwLock::new(counts)));
+                }
+                Err(e) => tracing::error!("cannot load the public counts of {site}: {e}"),
+            }
+        }
     }
 
     fn site(&self, site: &str) -> Option<Arc<RwLock<SiteCounts>>> {
@@ -273,7 +341,7 @@ impl Counters {
             .zip(&site.series)
             .skip(1)
             .filter(|(path, _)| shown(path))
-            .map(|(path, series)| (path.as_str(), series.sum(days.first, days.last)))
+            .map(|(path, series)| (&**path, series.sum(days.first, days.last)))
             .filter(|(_, c)| c.pageviews > 0 && c.visitors >= min_visitors.max(1))
             .collect();
         pages.sort_by(|a, b| {
@@ -300,30 +368,50 @@ impl Counters {
 }
 
 impl CommitObserver for Counters {
+    fn between_commits(&self) {
+        self.load_pending();
+    }
+
     fn committed(&self, events: &[Event]) {
-        let mut current: Option<(&str, Arc<RwLock<SiteCounts>>)> = None;
+        let mut current: Option<(&str, Option<Arc<RwLock<SiteCounts>>>)> = None;
         for event in events {
             let domain = event.site.as_str();
             let site = match &current {
                 Some((d, site)) if *d == domain => site.clone(),
                 _ => {
-                    let site = self
-                        .sites
-                        .write()
-                        .entry(domain.to_owned())
-                        .or_insert_with(|| {
-                            Arc::new(RwLock::new(SiteCounts::new((self.zones)(domain))))
-                        })
-                        .clone();
+                    let site = self.counted(domain);
                     current = Some((domain, site.clone()));
                     site
                 }
+            };
+            let Some(site) = site else {
+                continue;
             };
             let mut site = site.write();
             let day = event.ts.with_timezone(&site.tz).date_naive();
             site.advance(day);
             site.add(&event.path, event.visitor_id, event.name == "pageview", day);
         }
+    }
+}
+
+impl Counters {
+    /// The counts an event of `domain` goes to: none for a site that shows no public counts,
+    /// new ones for a public site's first event.
+    fn counted(&self, domain: &str) -> Option<Arc<RwLock<SiteCounts>>> {
+        if let Some(site) = self.sites.read().get(domain) {
+            return Some(site.clone());
+        }
+        let tz = (self.rules)(domain)?;
+        // A site just turned on is loaded before the next commit, which replaces these counts
+        // with the store's (this batch included).
+        Some(
+            self.sites
+                .write()
+                .entry(domain.to_owned())
+                .or_insert_with(|| Arc::new(RwLock::new(SiteCounts::new(tz))))
+                .clone(),
+        )
     }
 }
 
@@ -350,6 +438,9 @@ fn load_site(
         let path: String = row.get(0)?;
         let date: NaiveDate = row.get(1)?;
         let page = counts.page(&path);
+        if page == 0 && !path.is_empty() {
+            continue; // past MAX_PAGES: in the total only
+        }
         let day = counts.series[page as usize].day_mut(date);
         day.pageviews = row.get(2)?;
         day.visitors = row.get(3)?;
@@ -367,6 +458,9 @@ fn load_site(
         let date: NaiveDate = row.get(1)?;
         let visitor: u64 = row.get(2)?;
         let page = counts.page(&path);
+        if page == 0 && !path.is_empty() {
+            continue;
+        }
         counts.seen.entry(date).or_default().insert((page, visitor));
     }
     counts.advance(today);

@@ -3,12 +3,22 @@
 //! period, in UTC and in zones whose days are not UTC days.
 
 use chrono::TimeZone;
+use footfall_collector::clock::{ManualClock, SystemClock};
 use serde_json::{json, Value};
 
 use super::*;
 use crate::sample::{self, SampleSpec};
 use crate::stats::api;
 use crate::{Store, StoreOptions};
+
+/// Every site public, in UTC: counters as the writer's hook fills them.
+fn utc_counters() -> Counters {
+    Counters::new(
+        Arc::new(|_: &str| Some(Tz::UTC)),
+        Arc::new(SystemClock),
+        None,
+    )
+}
 
 fn zone(site: &str) -> Tz {
     match site {
@@ -58,7 +68,9 @@ fn counts_agree_with_the_stats_api_loaded_and_live() {
     let split = events.len() * 2 / 3;
     sample::load(&conn, &events[..split]).unwrap();
     let end = events.last().unwrap().ts;
-    let counters = Counters::load(&conn, Arc::new(zone), events[split - 1].ts).unwrap();
+    let clock = Arc::new(ManualClock::new(events[split - 1].ts));
+    let rules: Rules = Arc::new(|site: &str| Some(zone(site)));
+    let counters = Counters::load(store.connection().unwrap(), rules, clock).unwrap();
     for batch in events[split..].chunks(97) {
         sample::load(&conn, batch).unwrap();
         counters.committed(batch);
@@ -118,7 +130,7 @@ fn counts_agree_with_the_stats_api_loaded_and_live() {
 
 #[test]
 fn one_visitor_reloading_a_page_is_one_visitor() {
-    let counters = Counters::default();
+    let counters = utc_counters();
     let spec = SampleSpec::small(3);
     let mut event = sample::generate(&spec).remove(0);
     event.name = "pageview".into();
@@ -155,7 +167,7 @@ fn one_visitor_reloading_a_page_is_one_visitor() {
 
 #[test]
 fn popular_pages_leave_out_the_rarely_visited_and_the_hidden() {
-    let counters = Counters::default();
+    let counters = utc_counters();
     let spec = SampleSpec::small(5);
     let template = sample::generate(&spec).remove(0);
     let at = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
@@ -178,4 +190,82 @@ fn popular_pages_leave_out_the_rarely_visited_and_the_hidden() {
     assert_eq!(paths, ["/a", "/b"]);
     assert_eq!(popular[0].1.visitors, 5);
     assert_eq!(counters.popular(site, days, 3, 1, |_| true)[0].0, "/secret");
+}
+
+#[test]
+fn only_public_sites_are_counted_and_a_site_turned_on_is_loaded_between_commits() {
+    let spec = SampleSpec::small(21);
+    let mut events = sample::generate(&spec);
+    events.sort_by_key(|e| e.ts);
+    let store = Store::open_in_memory(&StoreOptions::default()).unwrap();
+    let conn = store.connection().unwrap();
+    let split = events.len() / 2;
+    sample::load(&conn, &events[..split]).unwrap();
+    let public = Arc::new(parking_lot::Mutex::new(vec!["alpha.test".to_owned()]));
+    let rules: Rules = {
+        let public = public.clone();
+        Arc::new(move |site: &str| public.lock().iter().any(|p| p == site).then_some(Tz::UTC))
+    };
+    let clock = Arc::new(ManualClock::new(events[split - 1].ts));
+    let counters = Counters::load(store.connection().unwrap(), rules, clock.clone()).unwrap();
+    let all = Days::of(&DateRange::All, Tz::UTC, events.last().unwrap().ts).unwrap();
+    let (first, second) = events[split..].split_at((events.len() - split) / 2);
+    for batch in first.chunks(50) {
+        sample::load(&conn, batch).unwrap();
+        counters.committed(batch);
+    }
+    assert!(counters.count("alpha.test", None, all).pageviews > 0);
+    assert_eq!(
+        counters.count("beta.test", None, all),
+        Count::default(),
+        "not public"
+    );
+
+    // beta turns public: loaded before the next commit, then counted live, and equal to a
+    // fresh load of everything.
+    public.lock().push("beta.test".into());
+    counters.request_load("beta.test");
+    for batch in second.chunks(50) {
+        counters.between_commits();
+        sample::load(&conn, batch).unwrap();
+        counters.committed(batch);
+    }
+    clock.set(events.last().unwrap().ts);
+    let rules: Rules = Arc::new(|site: &str| (site != "gamma.test").then_some(Tz::UTC));
+    let fresh = Counters::load(store.connection().unwrap(), rules, clock).unwrap();
+    for site in ["alpha.test", "beta.test"] {
+        assert_eq!(
+            counters.count(site, None, all),
+            fresh.count(site, None, all),
+            "{site}"
+        );
+        assert!(counters.count(site, None, all).visitors > 0);
+    }
+    counters.forget("beta.test");
+    assert_eq!(counters.count("beta.test", None, all), Count::default());
+}
+
+#[test]
+fn a_flood_of_made_up_paths_is_counted_in_the_total_only() {
+    let counters = utc_counters();
+    let mut event = sample::generate(&SampleSpec::small(4)).remove(0);
+    event.name = "pageview".into();
+    event.ts = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+    let batch: Vec<Event> = (0..MAX_PAGES + 10)
+        .map(|i| {
+            let mut e = event.clone();
+            e.path = format!("/junk/{i}");
+            e
+        })
+        .collect();
+    counters.committed(&batch);
+    let site = event.site.as_str();
+    let days = Days::of(&DateRange::Day, Tz::UTC, event.ts).unwrap();
+    assert_eq!(
+        counters.count(site, None, days).pageviews,
+        (MAX_PAGES + 10) as u64
+    );
+    assert_eq!(counters.count(site, Some("/junk/1"), days).pageviews, 1);
+    let last = format!("/junk/{}", MAX_PAGES + 5);
+    assert_eq!(counters.count(site, Some(&last), days), Count::default());
 }

@@ -943,6 +943,11 @@ pub fn counter_recent(
     (sql, b.params)
 }
 
+/// The span of one site's events (`NULL`s when it has none).
+pub fn site_span() -> &'static str {
+    "SELECT min(ts), max(ts) FROM events WHERE site = $1"
+}
+
 /// The sites that have events, with the span of their events.
 pub fn sites_with_events() -> &'static str {
     "SELECT site, min(ts), max(ts) FROM events GROUP BY site"
