@@ -12,6 +12,7 @@
 //! - [`sites`]: the `sites` table.
 //! - [`drops`]: the `dropped_events` table.
 //! - [`keys`]: the `api_keys` table (hashes of Stats API keys).
+//! - [`owners`]: the `owners` and `owner_sessions` tables (dashboard logins).
 //! - [`goals`]: the `goals` table (conversions added from the command line).
 //! - [`counters`]: public hit counts per page and day, in memory, advanced by the writer.
 //! - [`stats`]: aggregate queries (metrics by dimensions, filters, periods).
@@ -23,6 +24,7 @@ pub mod error;
 pub mod goals;
 pub mod keys;
 pub mod migrate;
+pub mod owners;
 #[cfg(any(test, feature = "test-support"))]
 pub mod sample;
 pub mod sink;

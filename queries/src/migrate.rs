@@ -47,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "public_counters",
         sql: include_str!("../migrations/0007_public_counters.sql"),
     },
+    Migration {
+        version: 8,
+        name: "owners",
+        sql: include_str!("../migrations/0008_owners.sql"),
+    },
 ];
 
 /// The schema version this build writes.
