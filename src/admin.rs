@@ -17,13 +17,13 @@ use footfall_collector::sites::{Site, SiteSettings, Sites};
 use footfall_collector::SiteDomain;
 use footfall_queries::counters::Counters;
 use footfall_queries::stats::Goal;
-use footfall_queries::{drops, goals, keys, sites, Store};
+use footfall_queries::{drops, goals, keys, owners, sites, Store};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
-use crate::api_keys;
 use crate::app::App;
 use crate::config::{validate_timezone, Settings};
+use crate::{api_keys, auth};
 
 /// One owner command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +67,19 @@ pub enum Command {
         page: Option<String>,
         event: Option<String>,
     },
+    /// The password arrives hashed: it never crosses the socket.
+    UserAdd {
+        name: String,
+        password_hash: String,
+    },
+    UserPasswd {
+        name: String,
+        password_hash: String,
+    },
+    UserRemove {
+        name: String,
+    },
+    UserList,
 }
 
 /// The answer: text for the owner, and whether the command succeeded (the exit status).
@@ -126,6 +139,7 @@ pub fn socket_path(settings: &Settings) -> PathBuf {
 pub struct Live<'a> {
     pub sites: &'a Sites,
     pub counters: &'a Counters,
+    pub setup_token: &'a parking_lot::Mutex<Option<String>>,
 }
 
 /// Runs a command against an open store. `live` is the running server's site registry, which is
@@ -290,6 +304,57 @@ fn run(
                 Outcome::ok(format!(
                     "removed {domain}; new events for it will be dropped. Its recorded events are kept (use --purge to delete them)"
                 ))
+            }
+        }
+        Command::UserAdd {
+            name,
+            password_hash,
+        } => {
+            if let Err(e) = auth::check_name(name) {
+                return Ok(Outcome::failed(e.to_string()));
+            }
+            if !password_hash.starts_with("$argon2id$") {
+                return Ok(Outcome::failed(
+                    "the password must arrive as an argon2id hash",
+                ));
+            }
+            if !owners::add(&conn, name, password_hash)? {
+                return Ok(Outcome::failed(format!("{name} is already an owner")));
+            }
+            if let Some(live) = live {
+                // The first-run link is for a server nobody owns.
+                live.setup_token.lock().take();
+            }
+            Outcome::ok(format!("added owner {name}: sign in at /login"))
+        }
+        Command::UserPasswd {
+            name,
+            password_hash,
+        } => {
+            if !password_hash.starts_with("$argon2id$") {
+                return Ok(Outcome::failed(
+                    "the password must arrive as an argon2id hash",
+                ));
+            }
+            if !owners::set_password(&conn, name, password_hash)? {
+                return Ok(Outcome::failed(format!("{name} is not an owner")));
+            }
+            Outcome::ok(format!(
+                "changed the password of {name}; their sessions ended"
+            ))
+        }
+        Command::UserRemove { name } => {
+            if !owners::remove(&conn, name)? {
+                return Ok(Outcome::failed(format!("{name} is not an owner")));
+            }
+            Outcome::ok(format!("removed owner {name}; their sessions ended"))
+        }
+        Command::UserList => {
+            let names = owners::list(&conn)?;
+            if names.is_empty() {
+                Outcome::ok("no owners yet: add one with `footfall user add NAME`")
+            } else {
+                Outcome::ok(names.join("\n"))
             }
         }
         Command::KeyCreate { sites: asked } => {
@@ -464,6 +529,7 @@ pub async fn serve(listener: tokio::net::UnixListener, app: Arc<App>) {
                         Some(Live {
                             sites: app.collector.sites(),
                             counters: &app.counters,
+                            setup_token: &app.setup_token,
                         }),
                     )
                 })

@@ -10,9 +10,11 @@ use footfall_collector::sites::{Site, SiteSettings};
 use footfall_collector::{Collector, SiteDomain};
 use footfall_queries::counters::{Counters, Rules};
 use footfall_queries::stats::rollup;
-use footfall_queries::{sites, DuckDbSink, Store, Writer};
+use footfall_queries::{owners, sites, DuckDbSink, Store, Writer};
+use parking_lot::Mutex;
 
 use crate::api_keys::ApiLimiter;
+use crate::auth::{self, LoginLimits};
 use crate::config::Settings;
 
 /// What every handler can reach.
@@ -27,6 +29,11 @@ pub struct App {
     pub store: Arc<Store>,
     /// Per-page counts for the public endpoints, advanced by the writer.
     pub counters: Arc<Counters>,
+    /// Failed sign-ins, per client address and per name.
+    pub login_limits: LoginLimits,
+    /// While nobody owns the server: the secret of the one-time link that creates the first
+    /// owner (printed at start, kept in memory only).
+    pub setup_token: Mutex<Option<String>>,
 }
 
 impl App {
@@ -69,6 +76,7 @@ impl App {
             vec![counters.clone()],
         );
         let rollups = rollup::Keeper::spawn(store.connection()?, clock);
+        let setup_token = first_run_link(&store)?;
         Ok(Arc::new(App {
             rollups,
             api_limiter: ApiLimiter::new(settings.api_requests_per_hour),
@@ -77,8 +85,19 @@ impl App {
             writer,
             store,
             counters,
+            login_limits: LoginLimits::default(),
+            setup_token: Mutex::new(setup_token),
         }))
     }
+}
+
+/// When nobody owns the server yet, the secret of a one-time link that creates the first owner
+/// (the server logs the link once it listens).
+fn first_run_link(store: &Store) -> anyhow::Result<Option<String>> {
+    if !owners::list(&store.connection()?)?.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(auth::new_token()))
 }
 
 /// The public sites' counts from the store, each in its site's time zone. Done before the writer

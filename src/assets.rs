@@ -56,6 +56,22 @@ impl Asset {
         }
     }
 
+    /// An asset whose entity tag is a hash of its bytes, made once (assets live as long as the
+    /// server).
+    pub fn hashed(
+        bytes: &'static [u8],
+        content_type: &'static str,
+        cache_control: &'static str,
+    ) -> Asset {
+        let etag = format!("W/\"{}\"", &blake3::hash(bytes).to_hex()[..20]);
+        Asset::new(
+            bytes,
+            content_type,
+            Box::leak(etag.into_boxed_str()),
+            cache_control,
+        )
+    }
+
     /// The answer to a GET or HEAD: `304` when the client's copy is current, else the asset in
     /// the best encoding the client accepts.
     pub fn respond(&self, request: &HeaderMap) -> Response {

@@ -40,12 +40,29 @@ pub enum Command {
     /// Manage a site's goals: pages and events that count as conversions.
     #[command(subcommand)]
     Goal(GoalCommand),
+    /// Manage the owners who may sign in to the dashboard.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Show how many events were not recorded, and why.
     Dropped {
         /// How many days back, today included.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36_500))]
         days: u32,
     },
+}
+
+/// Passwords are read from a prompt (or from standard input when it is not a terminal), never
+/// from the command line, where other users of the machine could see them.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an owner.
+    Add { name: String },
+    /// Change an owner's password; their sessions end.
+    Passwd { name: String },
+    /// Remove an owner; their sessions end.
+    Remove { name: String },
+    /// List the owners.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

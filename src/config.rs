@@ -28,6 +28,7 @@ pub struct Config {
     pub client_ip_header: String,
     pub geoip: Vec<PathBuf>,
     pub log: String,
+    pub public_url: String,
     pub collector: CollectorConfig,
     pub writer: WriterConfig,
     pub store: StoreConfig,
@@ -124,6 +125,7 @@ impl Default for Config {
             client_ip_header: "auto".into(),
             geoip: Vec::new(),
             log: "info".into(),
+            public_url: String::new(),
             collector: CollectorConfig::default(),
             writer: WriterConfig::default(),
             store: StoreConfig::default(),
@@ -175,6 +177,9 @@ pub struct Settings {
     pub client_ip: ClientIpPolicy,
     pub geoip: Vec<PathBuf>,
     pub log: String,
+    /// Where owners reach the server (`https://stats.example.com`), without a trailing slash;
+    /// empty when not configured. An https URL makes the session cookie `Secure`.
+    pub public_url: String,
     pub max_body_bytes: usize,
     pub collector: CollectorSettings,
     pub writer: WriterSettings,
@@ -371,6 +376,20 @@ impl Config {
                 ),
             )
         })?;
+        let public_url = self.public_url.trim_end_matches('/').to_owned();
+        let url_ok = public_url.is_empty()
+            || ((public_url.starts_with("https://") || public_url.starts_with("http://"))
+                && !public_url.contains(char::is_whitespace)
+                && public_url.matches('/').count() == 2);
+        if !url_ok {
+            return Err(invalid(
+                "public_url",
+                format!(
+                    "{:?} is not an origin such as https://stats.example.com (scheme and host, no path)",
+                    self.public_url
+                ),
+            ));
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
         }
@@ -466,6 +485,7 @@ impl Config {
             client_ip: ClientIpPolicy::new(trusted, header),
             geoip: self.geoip.clone(),
             log: self.log.clone(),
+            public_url,
             max_body_bytes: c.max_body_bytes,
             collector: CollectorSettings {
                 session_timeout: chrono::Duration::minutes(c.session_timeout_minutes.into()),

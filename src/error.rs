@@ -15,6 +15,9 @@ pub enum AppError {
     /// No key, or a key that may not read what was asked.
     #[error("{0}")]
     Unauthorized(String),
+    /// Refused whoever asks (a cross-site request that would change something).
+    #[error("{0}")]
+    Forbidden(String),
     /// The key used up its requests for now.
     #[error("{reason}")]
     RateLimited {
@@ -40,6 +43,7 @@ impl IntoResponse for AppError {
             AppError::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason.clone()),
             AppError::NotFound(reason) => (StatusCode::NOT_FOUND, reason.clone()),
             AppError::Unauthorized(reason) => (StatusCode::UNAUTHORIZED, reason.clone()),
+            AppError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason.clone()),
             AppError::RateLimited { reason, .. } => (StatusCode::TOO_MANY_REQUESTS, reason.clone()),
             AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string()),
             AppError::Unavailable { reason, .. } => {

@@ -15,12 +15,14 @@
 //! - [`error`]: [`error::AppError`], the handlers' one error type.
 //! - [`server`]: `run(listener, app, shutdown)` and the stop signal.
 //! - [`admin`]: owner commands, over a Unix socket when the server runs.
+//! - [`auth`]: owner sign-ins (argon2id passwords, session tokens, limits on guessing).
 //! - [`api_keys`]: Stats API keys (made, hashed, read from requests) and their rate limit.
 
 pub mod admin;
 pub mod api_keys;
 pub mod app;
 pub mod assets;
+pub mod auth;
 pub mod cli;
 pub mod client_ip;
 pub mod config;

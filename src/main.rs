@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Parser;
 use footfall::admin::{self, Command as AdminCommand};
 use footfall::app::App;
-use footfall::cli::{Cli, Command, GoalCommand, KeyCommand, SiteCommand};
+use footfall::cli::{Cli, Command, GoalCommand, KeyCommand, SiteCommand, UserCommand};
 use footfall::config::{self, Overrides, Settings};
 use footfall::server;
 use footfall_queries::{Store, StoreError};
@@ -52,6 +52,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AdminCommand::SiteRemove { domain, purge }
         }
         Command::Dropped { days } => AdminCommand::Dropped { days },
+        Command::User(UserCommand::Add { name }) => AdminCommand::UserAdd {
+            password_hash: new_password(&name)?,
+            name,
+        },
+        Command::User(UserCommand::Passwd { name }) => AdminCommand::UserPasswd {
+            password_hash: new_password(&name)?,
+            name,
+        },
+        Command::User(UserCommand::Remove { name }) => AdminCommand::UserRemove { name },
+        Command::User(UserCommand::List) => AdminCommand::UserList,
         Command::Key(KeyCommand::Create { sites }) => AdminCommand::KeyCreate { sites },
         Command::Key(KeyCommand::List) => AdminCommand::KeyList,
         Command::Key(KeyCommand::Revoke { id }) => AdminCommand::KeyRevoke { id },
@@ -93,6 +103,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("footfall: {}", outcome.message);
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Reads a new password (a prompt twice on a terminal, else one line of standard input) and
+/// returns its hash: the password itself goes nowhere.
+fn new_password(name: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    footfall::auth::check_name(name)?;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("password for {name}: "))?;
+        let again = rpassword::prompt_password("again: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    Ok(footfall::auth::hash_password(&password)?)
 }
 
 fn serve(settings: Settings) -> anyhow::Result<ExitCode> {

@@ -40,6 +40,17 @@ pub async fn run(
         }
     };
 
+    if let Some(token) = app.setup_token.lock().as_deref() {
+        let base = if app.settings.public_url.is_empty() {
+            format!("http://{}", listener.local_addr()?)
+        } else {
+            app.settings.public_url.clone()
+        };
+        tracing::warn!(
+            "no owner yet: open {base}/setup?token={token} to choose the first owner's password \
+             (the link works once, until the server stops), or run `footfall user add NAME`"
+        );
+    }
     // Logged once everything is ready (the command socket included): tests and scripts wait
     // for this line.
     tracing::info!(

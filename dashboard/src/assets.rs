@@ -1,4 +1,25 @@
-//! Files pages load from the server, compiled in.
+//! Files pages load from the server, compiled in: the public `counter.js`, and the owner's
+//! dashboard (plain HTML, CSS and ES modules; no build step, nothing from another origin).
 
 /// `/counter.js`: fills `data-footfall-count` elements with their public counts in one request.
 pub const COUNTER_JS: &str = include_str!("../assets/counter.js");
+
+/// The sign-in page; `<!--message-->` is where the server puts an escaped error.
+pub const LOGIN_HTML: &str = include_str!("../assets/login.html");
+/// The first-run page that creates the first owner; `<!--token-->` and `<!--message-->` are
+/// filled by the server, escaped.
+pub const SETUP_HTML: &str = include_str!("../assets/setup.html");
+/// The dashboard's page, for a signed-in owner.
+pub const INDEX_HTML: &str = include_str!("../assets/index.html");
+/// The dashboard's script (an ES module).
+pub const APP_JS: &str = include_str!("../assets/app.js");
+pub const STYLE_CSS: &str = include_str!("../assets/style.css");
+
+/// A page with its placeholders filled: each value escaped for HTML text and attributes.
+pub fn fill(page: &str, values: &[(&str, &str)]) -> String {
+    let mut out = page.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("<!--{name}-->"), &crate::xml::text(value));
+    }
+    out
+}

@@ -61,14 +61,9 @@ pub async fn get_counter(
 const SCRIPT_CACHE: &str = "public, max-age=3600, stale-while-revalidate=86400";
 
 static COUNTER_JS: LazyLock<Asset> = LazyLock::new(|| {
-    let script = footfall_dashboard::assets::COUNTER_JS;
-    let etag: &'static str = Box::leak(
-        format!("W/\"{}\"", &blake3::hash(script.as_bytes()).to_hex()[..20]).into_boxed_str(),
-    );
-    Asset::new(
-        script.as_bytes(),
+    Asset::hashed(
+        footfall_dashboard::assets::COUNTER_JS.as_bytes(),
         "text/javascript; charset=utf-8",
-        etag,
         SCRIPT_CACHE,
     )
 });

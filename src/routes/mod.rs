@@ -5,6 +5,7 @@ mod chart;
 mod counter;
 mod event;
 mod health;
+mod owner;
 mod pixel;
 mod popular;
 mod public;
@@ -38,6 +39,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/event", post(event::post_event))
         .layer(DefaultBodyLimit::max(app.settings.max_body_bytes))
         .layer(open_cors);
+    // The owner's pages: requests that change something must come from this server's pages.
+    let owner_routes = Router::new()
+        .route("/", get(owner::get_home))
+        .route("/login", get(owner::get_login).post(owner::post_login))
+        .route("/logout", post(owner::post_logout))
+        .route("/setup", get(owner::get_setup).post(owner::post_setup))
+        .route("/api/dashboard/me", get(owner::get_me))
+        .route("/assets/{file}", get(owner::get_asset))
+        .layer(axum::middleware::from_fn(owner::same_origin));
     Router::new()
         .merge(ingest)
         .route("/script.js", get(script::get_script))
@@ -61,6 +71,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/popular", get(popular::get_popular))
         .route("/api/popular.rss", get(popular::get_popular_rss))
         .route("/healthz", get(health::healthz))
+        .merge(owner_routes)
         // Slow clients must not hold a connection (or a shutdown) forever.
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -113,7 +113,7 @@ async fn authorize(app: &Arc<App>, headers: &HeaderMap, site_id: &str) -> Result
 }
 
 /// Runs store work off the async runtime, on a connection of its own.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     app: &Arc<App>,
     work: impl FnOnce(&footfall_queries::Connection) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<T, AppError> {

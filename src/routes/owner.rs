@@ -1,0 +1,348 @@
+//! The owner's side: signing in and out, the first-run setup, and the dashboard's page and data.
+//!
+//! A session is a random token in an `HttpOnly`, `SameSite=Strict` cookie (`Secure` behind an
+//! https `public_url`), stored as a hash, so logout and expiry hold across restarts; every
+//! sign-in makes a new one. Requests that change anything pass [`same_origin`] first.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use chrono::Duration;
+use footfall_dashboard::assets::{self, fill};
+use footfall_queries::stats::{api, QueryError};
+use footfall_queries::{owners, sites};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::stats::blocking;
+use crate::app::App;
+use crate::auth::{self, SESSION_COOKIE, SESSION_DAYS};
+use crate::error::AppError;
+
+/// No script but the dashboard's own files, no framing, forms only to this server.
+const PAGE_POLICY: &str =
+    "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const WRONG: &str = "Wrong name or password.";
+
+/// An HTML page with the headers every dashboard page gets.
+fn page(status: StatusCode, html: String) -> Response {
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CONTENT_SECURITY_POLICY, PAGE_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn login_page(status: StatusCode, message: &str) -> Response {
+    page(status, fill(assets::LOGIN_HTML, &[("message", message)]))
+}
+
+/// The signed-in owner's name, if the request carries a live session.
+pub async fn signed_in(app: &Arc<App>, headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(token) = auth::session_token(headers) else {
+        return Ok(None);
+    };
+    let hash = auth::token_hash(&token);
+    let now = app.collector.now();
+    blocking(app, move |conn| {
+        Ok(owners::session_owner(conn, &hash, now)?)
+    })
+    .await
+}
+
+/// Refuses a request that changes something when it comes from another site: the browser says
+/// so in `Sec-Fetch-Site`, or its `Origin` is not this server's.
+pub async fn same_origin(request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let cross_fetch = text("sec-fetch-site").is_some_and(|s| s != "same-origin" && s != "none");
+    let host = text("host").unwrap_or_default();
+    let cross_origin = text("origin").is_some_and(|origin| {
+        let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+        origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+    });
+    if cross_fetch || cross_origin {
+        return AppError::Forbidden("cross-site requests cannot change anything here".into())
+            .into_response();
+    }
+    next.run(request).await
+}
+
+pub async fn get_home(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    Ok(match signed_in(&app, &headers).await? {
+        Some(_) => page(StatusCode::OK, assets::INDEX_HTML.to_owned()),
+        None => Redirect::to("/login").into_response(),
+    })
+}
+
+pub async fn get_login(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    Ok(match signed_in(&app, &headers).await? {
+        Some(_) => Redirect::to("/").into_response(),
+        None => login_page(StatusCode::OK, ""),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    name: String,
+    password: String,
+}
+
+pub async fn post_login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Credentials>,
+) -> Result<Response, AppError> {
+    let address = app.settings.client_ip.client_ip(peer.ip(), &headers);
+    if let Err(wait) = app.login_limits.check(address) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        let mut response = login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many failed sign-ins from your address: try again in {minutes} minutes."),
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return Ok(response);
+    }
+    let name = form.name.trim().to_owned();
+    let lookup = name.clone();
+    let stored = blocking(&app, move |conn| Ok(owners::password_hash(conn, &lookup)?)).await?;
+    let password = form.password;
+    let matches =
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("password check failed: {e}")))?;
+    if !matches {
+        let delay = app.login_limits.failed(address, &name);
+        tokio::time::sleep(delay).await;
+        return Ok(login_page(StatusCode::UNAUTHORIZED, WRONG));
+    }
+    app.login_limits.succeeded(&name);
+    start_session(&app, name).await
+}
+
+/// Signs `owner` in: a new token, stored as a hash, in the cookie; then the dashboard.
+async fn start_session(app: &Arc<App>, owner: String) -> Result<Response, AppError> {
+    let token = auth::new_token();
+    let hash = auth::token_hash(&token);
+    let now = app.collector.now();
+    let expires = now + Duration::days(SESSION_DAYS);
+    blocking(app, move |conn| {
+        Ok(owners::start_session(conn, &hash, &owner, now, expires)?)
+    })
+    .await?;
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&session_cookie(app, &token, SESSION_DAYS * 86_400))
+            .expect("hex and fixed text"),
+    );
+    Ok(response)
+}
+
+fn session_cookie(app: &App, token: &str, max_age: i64) -> String {
+    let secure = if app.settings.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    )
+}
+
+pub async fn post_logout(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    if let Some(token) = auth::session_token(&headers) {
+        let hash = auth::token_hash(&token);
+        let now = app.collector.now();
+        blocking(&app, move |conn| Ok(owners::end_session(conn, &hash, now)?)).await?;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&session_cookie(&app, "", 0)).expect("fixed text"),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct SetupLink {
+    #[serde(default)]
+    token: String,
+}
+
+/// Whether `token` is the pending first-run token (compared as hashes, in constant time).
+fn setup_pending(app: &App, token: &str) -> bool {
+    app.setup_token
+        .lock()
+        .as_deref()
+        .is_some_and(|pending| blake3::hash(pending.as_bytes()) == blake3::hash(token.as_bytes()))
+}
+
+fn no_setup() -> AppError {
+    AppError::NotFound("there is no first-run setup to do: sign in at /login".into())
+}
+
+fn setup_page(status: StatusCode, token: &str, message: &str) -> Response {
+    page(
+        status,
+        fill(
+            assets::SETUP_HTML,
+            &[("token", token), ("message", message)],
+        ),
+    )
+}
+
+pub async fn get_setup(
+    State(app): State<Arc<App>>,
+    Query(link): Query<SetupLink>,
+) -> Result<Response, AppError> {
+    if !setup_pending(&app, &link.token) {
+        return Err(no_setup());
+    }
+    Ok(setup_page(StatusCode::OK, &link.token, ""))
+}
+
+#[derive(Deserialize)]
+pub struct Setup {
+    token: String,
+    name: String,
+    password: String,
+}
+
+pub async fn post_setup(
+    State(app): State<Arc<App>>,
+    Form(form): Form<Setup>,
+) -> Result<Response, AppError> {
+    if !setup_pending(&app, &form.token) {
+        return Err(no_setup());
+    }
+    let name = form.name.trim().to_owned();
+    if let Err(e) = auth::check_name(&name) {
+        return Ok(setup_page(
+            StatusCode::BAD_REQUEST,
+            &form.token,
+            &e.to_string(),
+        ));
+    }
+    let password = form.password;
+    let hashed = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing failed: {e}")))?;
+    let hash = match hashed {
+        Ok(hash) => hash,
+        Err(e) => {
+            return Ok(setup_page(
+                StatusCode::BAD_REQUEST,
+                &form.token,
+                &e.to_string(),
+            ))
+        }
+    };
+    // Only while nobody owns the server: the link cannot add a second owner.
+    let owner = name.clone();
+    let created = blocking(&app, move |conn| {
+        Ok(owners::list(conn)?.is_empty() && owners::add(conn, &owner, &hash)?)
+    })
+    .await?;
+    app.setup_token.lock().take();
+    if !created {
+        return Err(no_setup());
+    }
+    tracing::info!("first owner {name} created through the setup link");
+    start_session(&app, name).await
+}
+
+/// `GET /api/dashboard/me`: the signed-in owner and their sites, with today's visitors.
+pub async fn get_me(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
+    let owner = signed_in(&app, &headers)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("sign in at /login".into()))?;
+    let mut all: Vec<(String, String, bool)> = app
+        .settings
+        .sites
+        .iter()
+        .map(|s| (s.domain.to_string(), s.timezone.clone(), s.public.enabled))
+        .collect();
+    let from_file: Vec<String> = all.iter().map(|s| s.0.clone()).collect();
+    let now = app.collector.now();
+    let rows = blocking(&app, move |conn| {
+        for stored in sites::list(conn)? {
+            if !from_file.contains(&stored.domain) {
+                all.push((stored.domain, stored.timezone, stored.public_counters));
+            }
+        }
+        let mut rows = Vec::new();
+        for (domain, timezone, public) in all {
+            let tz = timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+            let body = json!({"site_id": domain, "metrics": ["visitors"], "date_range": "day"});
+            let answer = api::parse(&body)?.plan(tz, now, None, &[])?.answer(conn)?;
+            let visitors = answer["results"][0]["metrics"][0].as_u64().unwrap_or(0);
+            rows.push(json!({"domain": domain, "timezone": timezone,
+                "public_counters": public, "visitors_today": visitors}));
+        }
+        Ok::<_, QueryError>(rows)
+    })
+    .await?;
+    Ok(Json(json!({"owner": owner, "sites": Value::Array(rows)})).into_response())
+}
+
+/// The dashboard's own files, revalidated by entity tag (their URLs carry no version).
+pub async fn get_asset(
+    axum::extract::Path(file): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    use std::sync::LazyLock;
+
+    use crate::assets::Asset;
+    static APP_JS: LazyLock<Asset> = LazyLock::new(|| {
+        Asset::hashed(
+            assets::APP_JS.as_bytes(),
+            "text/javascript; charset=utf-8",
+            "no-cache",
+        )
+    });
+    static STYLE_CSS: LazyLock<Asset> = LazyLock::new(|| {
+        Asset::hashed(
+            assets::STYLE_CSS.as_bytes(),
+            "text/css; charset=utf-8",
+            "no-cache",
+        )
+    });
+    let found = match file.as_str() {
+        "app.js" => &*APP_JS,
+        "style.css" => &*STYLE_CSS,
+        _ => return Err(AppError::NotFound(format!("no asset {file:?}"))),
+    };
+    Ok(found.respond(&headers))
+}
