@@ -1,0 +1,81 @@
+// Drives Debian's Chromium through the owner's sign-in: the first-run link, the home page,
+// signing out, a failed sign-in, signing in again, and an old session that no longer works.
+//
+//   FOOTFALL_URL=http://127.0.0.1:PORT SETUP=TOKEN node dashboard.mjs
+//
+// Prints one JSON line of what the pages showed.
+
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const footfall = process.env.FOOTFALL_URL;
+const setup = process.env.SETUP;
+if (!footfall || !setup) {
+  console.error("usage: FOOTFALL_URL=http://127.0.0.1:PORT SETUP=TOKEN node dashboard.mjs");
+  process.exit(2);
+}
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(String(e)));
+  // Script errors and CSP violations; a failed sign-in's 401 and the favicon's 404 are
+  // answers, not problems.
+  page.on("console", (m) =>
+    m.type() === "error" && !m.text().startsWith("Failed to load resource") ? problems.push(m.text()) : null,
+  );
+
+  await page.goto(`${footfall}/`);
+  assert.equal(new URL(page.url()).pathname, "/login", "signed out, / leads to the sign-in page");
+
+  await page.goto(`${footfall}/setup?token=${setup}`);
+  await page.getByLabel("Name").fill("ann");
+  await page.getByLabel(/^Password/).fill("long enough pass");
+  await page.getByRole("button", { name: "Create and sign in" }).click();
+  await page.waitForURL(`${footfall}/`);
+  await page.locator("#sites tr").first().waitFor();
+  const home = {
+    owner: await page.locator("#owner").textContent(),
+    sites: await page.locator("#sites tr td:first-child").allTextContents(),
+  };
+  const [cookie] = await context.cookies();
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(`${footfall}/login`);
+
+  await page.getByLabel("Name").fill("ann");
+  await page.getByLabel("Password").fill("a wrong password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const failed = await page.locator(".message").textContent();
+
+  await page.getByLabel("Name").fill("ann");
+  await page.getByLabel("Password").fill("long enough pass");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${footfall}/`);
+  await page.locator("#owner").filter({ hasText: "ann" }).waitFor();
+
+  // The session signed out above no longer opens anything.
+  const old = await page.request.get(`${footfall}/api/dashboard/me`, {
+    headers: { cookie: `${cookie.name}=${cookie.value}` },
+  });
+  assert.deepEqual(problems, [], "the pages logged errors");
+  console.log(JSON.stringify({
+    home,
+    cookie: { httpOnly: cookie.httpOnly, sameSite: cookie.sameSite },
+    failed,
+    oldSession: old.status(),
+  }));
+} finally {
+  await browser.close();
+}
