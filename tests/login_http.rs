@@ -155,6 +155,38 @@ async fn the_first_owner_sets_up_signs_in_and_out() {
     let (status, _) = me(&http, &server, "footfall_session=0123").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
+    // The dashboard's queries: the Stats API's engine, for a signed-in owner only.
+    let body =
+        serde_json::json!({"site_id": "example.com", "metrics": ["visitors"], "date_range": "day"});
+    let ask = |cookie: Option<&str>, site: &str, origin: Option<&str>| {
+        let mut body = body.clone();
+        body["site_id"] = site.into();
+        let mut request = http.post(server.url("/api/dashboard/query")).json(&body);
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        ask(Some(&cookie), "example.com", Some(&server.base)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        ask(None, "example.com", None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        ask(Some(&cookie), "nowhere.test", None).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ask(Some(&cookie), "example.com", Some("https://evil.test")).await,
+        StatusCode::FORBIDDEN
+    );
+
     // Cross-site requests change nothing.
     for extra in [
         [("origin", "https://evil.test")],

@@ -11,8 +11,9 @@ pub const LOGIN_HTML: &str = include_str!("../assets/login.html");
 pub const SETUP_HTML: &str = include_str!("../assets/setup.html");
 /// The dashboard's page, for a signed-in owner.
 pub const INDEX_HTML: &str = include_str!("../assets/index.html");
-/// The dashboard's script (an ES module).
+/// The dashboard's script (an ES module), and its chart module.
 pub const APP_JS: &str = include_str!("../assets/app.js");
+pub const CHART_JS: &str = include_str!("../assets/chart.js");
 pub const STYLE_CSS: &str = include_str!("../assets/style.css");
 
 /// A page with its placeholders filled: each value escaped for HTML text and attributes.

@@ -46,6 +46,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/logout", post(owner::post_logout))
         .route("/setup", get(owner::get_setup).post(owner::post_setup))
         .route("/api/dashboard/me", get(owner::get_me))
+        .route("/api/dashboard/query", post(owner::post_query))
         .route("/assets/{file}", get(owner::get_asset))
         .layer(axum::middleware::from_fn(owner::same_origin));
     Router::new()

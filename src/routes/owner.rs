@@ -317,6 +317,31 @@ pub async fn get_me(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
     Ok(Json(json!({"owner": owner, "sites": Value::Array(rows)})).into_response())
 }
 
+/// `POST /api/dashboard/query`: a Stats API request (the v2 shape) for any registered site, for
+/// a signed-in owner. The dashboard's panels are all made of these.
+pub async fn post_query(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    signed_in(&app, &headers)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("sign in at /login".into()))?;
+    let json: Value = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let site_id = json
+        .get("site_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AppError::BadRequest("site_id is required".into()))?
+        .to_owned();
+    let site = footfall_collector::SiteDomain::parse(&site_id)
+        .ok()
+        .and_then(|d| app.collector.sites().get(&d))
+        .ok_or_else(|| AppError::NotFound(format!("{site_id} is not a registered site")))?;
+    let tz = site.settings.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    Ok(Json(super::stats::answer(&app, json, &site_id, tz).await?).into_response())
+}
+
 /// The dashboard's own files, revalidated by entity tag (their URLs carry no version).
 pub async fn get_asset(
     axum::extract::Path(file): axum::extract::Path<String>,
@@ -332,6 +357,13 @@ pub async fn get_asset(
             "no-cache",
         )
     });
+    static CHART_JS: LazyLock<Asset> = LazyLock::new(|| {
+        Asset::hashed(
+            assets::CHART_JS.as_bytes(),
+            "text/javascript; charset=utf-8",
+            "no-cache",
+        )
+    });
     static STYLE_CSS: LazyLock<Asset> = LazyLock::new(|| {
         Asset::hashed(
             assets::STYLE_CSS.as_bytes(),
@@ -341,6 +373,7 @@ pub async fn get_asset(
     });
     let found = match file.as_str() {
         "app.js" => &*APP_JS,
+        "chart.js" => &*CHART_JS,
         "style.css" => &*STYLE_CSS,
         _ => return Err(AppError::NotFound(format!("no asset {file:?}"))),
     };

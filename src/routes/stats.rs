@@ -38,11 +38,21 @@ pub async fn post_query(
         .ok_or_else(|| AppError::BadRequest(MISSING_SITE.into()))?
         .to_owned();
     let timezone = authorize(&app, &headers, &site_id).await?;
-    let mut site_goals = SiteDomain::parse(&site_id)
+    Ok(Json(answer(&app, json, &site_id, timezone).await?).into_response())
+}
+
+/// Answers a Stats API request for a site the caller may read, in its time zone.
+pub(super) async fn answer(
+    app: &Arc<App>,
+    json: Value,
+    site_id: &str,
+    timezone: Tz,
+) -> Result<Value, AppError> {
+    let mut site_goals = SiteDomain::parse(site_id)
         .ok()
         .and_then(|d| app.settings.goals.get(d.as_str()).cloned())
         .unwrap_or_default();
-    let answer = blocking(&app, move |conn| {
+    blocking(app, move |conn| {
         let request = api::parse(&json)?;
         let first_event = stats_run::first_event(conn, &request.site_id)?;
         // The config file's goals, then those added from the command line.
@@ -55,8 +65,7 @@ pub async fn post_query(
             .plan(timezone, Utc::now(), first_event, &site_goals)?
             .answer(conn)
     })
-    .await?;
-    Ok(Json(answer).into_response())
+    .await
 }
 
 pub async fn get_realtime_visitors(

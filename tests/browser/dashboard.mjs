@@ -44,10 +44,10 @@ try {
   await page.getByLabel(/^Password/).fill("long enough pass");
   await page.getByRole("button", { name: "Create and sign in" }).click();
   await page.waitForURL(`${footfall}/`);
-  await page.locator("#sites tr").first().waitFor();
+  await page.waitForSelector("body[data-loaded]");
   const home = {
     owner: await page.locator("#owner").textContent(),
-    sites: await page.locator("#sites tr td:first-child").allTextContents(),
+    sites: await page.locator("#site option").allTextContents(),
   };
   const [cookie] = await context.cookies();
 
@@ -65,6 +65,44 @@ try {
   await page.waitForURL(`${footfall}/`);
   await page.locator("#owner").filter({ hasText: "ann" }).waitFor();
 
+  // The dashboard's numbers, a click on a page that filters every panel, and the same view
+  // after a reload (the URL holds it).
+  const read = async () => ({
+    top: Object.fromEntries(
+      await page.locator("#topline > div").evaluateAll((items) =>
+        items.map((d) => [d.dataset.metric, d.querySelector("dd").textContent]),
+      ),
+    ),
+    pages: await page.locator('[data-dimension="event:page"] tbody tr').evaluateAll((rows) =>
+      rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent]),
+    ),
+    countries: await page.locator('[data-dimension="visit:country_name"] tbody tr').evaluateAll((rows) =>
+      rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent]),
+    ),
+  });
+  await page.waitForSelector('body[data-loaded="example.com day 0"]');
+  const dashboard = await read();
+  await page.locator('[data-dimension="event:page"] tbody button', { hasText: "/pricing" }).click();
+  await page.waitForSelector('body[data-loaded="example.com day 1"]');
+  const filtered = await read();
+  const filteredUrl = new URL(page.url()).search;
+  await page.reload();
+  await page.waitForSelector('body[data-loaded="example.com day 1"]');
+  const restored = await read();
+  const chips = await page.locator("#filters li").allTextContents();
+  // Screenshots, as test artifacts: a desktop and a phone, light and dark.
+  if (process.env.SCREENSHOTS) {
+    for (const scheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme: scheme });
+      for (const width of [1280, 390]) {
+        await page.setViewportSize({ width, height: 900 });
+        await page.screenshot({ path: `${process.env.SCREENSHOTS}/dashboard-${width}-${scheme}.png`, fullPage: true });
+      }
+    }
+  }
+  await page.getByRole("button", { name: /Remove filter/ }).click();
+  await page.waitForSelector('body[data-loaded="example.com day 0"]');
+
   // The session signed out above no longer opens anything.
   const old = await page.request.get(`${footfall}/api/dashboard/me`, {
     headers: { cookie: `${cookie.name}=${cookie.value}` },
@@ -75,6 +113,11 @@ try {
     cookie: { httpOnly: cookie.httpOnly, sameSite: cookie.sameSite },
     failed,
     oldSession: old.status(),
+    dashboard,
+    filtered,
+    filteredUrl,
+    restoredSame: JSON.stringify(restored) === JSON.stringify(filtered),
+    chips,
   }));
 } finally {
   await browser.close();

@@ -1,0 +1,43 @@
+// The main chart: one series as an SVG line over its time labels, drawn with DOM calls (no
+// library, no HTML strings).
+const SVG = "http://www.w3.org/2000/svg";
+
+function node(tag, attributes, text) {
+  const n = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attributes)) n.setAttribute(k, v);
+  if (text !== undefined) n.textContent = text;
+  return n;
+}
+
+/// "2026-12-01 13:00:00" reads "13:00"; a date stays a date.
+function short(label) {
+  const [date, time] = label.split(" ");
+  return time ? time.slice(0, 5) : date;
+}
+
+export function drawChart(figure, answer, label) {
+  const labels = answer.meta?.time_labels ?? answer.results.map((r) => r.dimensions[0]);
+  const byLabel = new Map(answer.results.map((r) => [r.dimensions[0], r.metrics[0]]));
+  const values = labels.map((l) => byLabel.get(l) ?? 0);
+  const width = 800, height = 220, left = 44, bottom = 24, top = 10;
+  const max = Math.max(1, ...values);
+  const x = (i) => left + (values.length > 1 ? (i * (width - left - 8)) / (values.length - 1) : (width - left) / 2);
+  const y = (v) => top + (height - top - bottom) * (1 - v / max);
+  const svg = node("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${label} over time` });
+  for (const v of [0, max / 2, max]) {
+    svg.append(node("line", { x1: left, x2: width, y1: y(v), y2: y(v), class: "grid" }));
+    svg.append(node("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "axis" }, Math.round(v).toLocaleString()));
+  }
+  const points = values.map((v, i) => `${x(i)},${y(v)}`).join(" ");
+  svg.append(node("polyline", { points, class: "line" }));
+  values.forEach((v, i) => {
+    const dot = node("circle", { cx: x(i), cy: y(v), r: 3, class: "dot" });
+    dot.append(node("title", {}, `${labels[i]}: ${v.toLocaleString()} ${label.toLowerCase()}`));
+    svg.append(dot);
+  });
+  if (labels.length) {
+    svg.append(node("text", { x: left, y: height - 6, class: "axis" }, short(labels[0])));
+    svg.append(node("text", { x: width, y: height - 6, "text-anchor": "end", class: "axis" }, short(labels[labels.length - 1])));
+  }
+  figure.replaceChildren(svg);
+}
