@@ -176,6 +176,18 @@ async fn an_owner_signs_in_and_the_dashboard_shows_the_apis_numbers() {
     );
     assert_eq!(seen["restoredSame"], true, "the URL restores the view");
     assert_eq!(seen["chips"], json!(["Top pages is /pricing ✕"]));
+    // Compared with yesterday (no visits then): the change the API gives, and a second line.
+    let compared = api(
+        &http,
+        &server,
+        &key,
+        json!({"site_id": "example.com", "date_range": "day", "metrics": ["visitors"],
+            "include": {"comparisons": {"mode": "previous_period"}}}),
+    )
+    .await;
+    let change = compared["results"][0]["comparison"]["change"][0].as_i64().unwrap();
+    assert_eq!(seen["change"], format!("+{change}%"), "{seen}");
+    assert_eq!(seen["comparedLine"], 1);
     for shot in ["1280-light", "390-light", "1280-dark", "390-dark"] {
         let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dashboard-{shot}.png"));
         let png = std::fs::read(&path).expect("the screenshot was saved");

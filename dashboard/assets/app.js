@@ -34,13 +34,15 @@ function state() {
     const cut = f.indexOf("|");
     return [f.slice(0, cut), f.slice(cut + 1)];
   }).filter(([dimension]) => dimension);
-  return { site: params.get("site") || "", period: params.get("period") || "day", filters };
+  const compare = params.get("compare") || "";
+  return { site: params.get("site") || "", period: params.get("period") || "day", compare, filters };
 }
 
 function go(next) {
   const params = new URLSearchParams();
   params.set("site", next.site);
   params.set("period", next.period);
+  if (next.compare) params.set("compare", next.compare);
   for (const [dimension, value] of next.filters) params.append("f", `${dimension}|${value}`);
   history.pushState(null, "", `/?${params}`);
   render();
@@ -77,6 +79,16 @@ async function start() {
   document.getElementById("empty").hidden = sites.length > 0;
   select.addEventListener("change", () => go({ ...state(), site: select.value, filters: [] }));
   document.getElementById("period").addEventListener("change", (e) => go({ ...state(), period: e.target.value }));
+  document.getElementById("compare").addEventListener("change", (e) => go({ ...state(), compare: e.target.value }));
+  // Current visitors, refreshed without reloading.
+  setInterval(async () => {
+    const now = state();
+    const site = now.site || sites[0]?.domain;
+    if (!site || document.hidden) return;
+    const live = await query({ site_id: site, date_range: "realtime", metrics: ["visitors"] });
+    const shown = document.querySelector('[data-metric="current_visitors"] dd');
+    if (shown) shown.textContent = Number(live.results[0]?.metrics[0] ?? 0).toLocaleString();
+  }, 30_000);
   addEventListener("popstate", render);
   await render();
 }
@@ -86,27 +98,41 @@ async function render() {
   if (!now.site && sites.length) now.site = sites[0].domain;
   if (!now.site) return;
   document.getElementById("site").value = now.site;
-  document.getElementById("period").value = now.period;
+  const periods = document.getElementById("period");
+  if (![...periods.options].some((o) => o.value === now.period)) {
+    periods.append(element("option", now.period.replace(",", " – "), { value: now.period }));
+  }
+  periods.value = now.period;
+  document.getElementById("compare").value = now.compare;
+  const include = now.compare ? { comparisons: { mode: now.compare } } : {};
   const filters = now.filters.map(([dimension, value]) => ["is", dimension, [value]]);
-  const base = { site_id: now.site, date_range: now.period, filters };
+  // A custom range is "from,to" in the URL, dates both included.
+  const custom = now.period.includes(",") ? now.period.split(",") : null;
+  const base = { site_id: now.site, date_range: custom ?? now.period, filters };
   drawFilters(now);
   const bucket = now.period === "day" ? "time:hour" : ["6mo", "12mo", "year", "all"].includes(now.period) ? "time:month" : "time:day";
+  const started = performance.now();
   // As in Plausible, views per visit has no meaning for a filter on single events (a page).
   const byEvent = now.filters.some(([dimension]) => dimension.startsWith("event:"));
   const shown = TOP_LINE.filter(([m]) => !(byEvent && m === "views_per_visit")).map(([m]) => m);
   const [top, live, series, ...panels] = await Promise.all([
-    query({ ...base, metrics: shown }),
+    query({ ...base, metrics: shown, include }),
     query({ site_id: now.site, date_range: "realtime", metrics: ["visitors"] }),
-    query({ ...base, metrics: ["visitors"], dimensions: [bucket], include: { time_labels: true } }),
+    query({ ...base, metrics: ["visitors"], dimensions: [bucket], include: { ...include, time_labels: true } }),
     ...PANELS.map(([dimension]) =>
       query({ ...base, metrics: ["visitors"], dimensions: [dimension], pagination: { limit: 10 } }),
     ),
   ]);
-  const values = Object.fromEntries(shown.map((m, i) => [m, top.results[0]?.metrics[i] ?? 0]));
-  drawTopLine(values, live.results[0]?.metrics[0] ?? 0);
+  const row = top.results[0];
+  const values = Object.fromEntries(shown.map((m, i) => [m, row?.metrics[i] ?? 0]));
+  const changes = row?.comparison
+    ? Object.fromEntries(shown.map((m, i) => [m, row.comparison.change[i]]))
+    : {};
+  drawTopLine(values, changes, live.results[0]?.metrics[0] ?? 0);
   drawChart(document.getElementById("chart"), series, "Visitors");
   drawPanels(now, panels);
-  document.body.dataset.loaded = `${now.site} ${now.period} ${now.filters.length}`;
+  document.body.dataset.renderMs = String(Math.round(performance.now() - started));
+  document.body.dataset.loaded = `${now.site} ${now.period} ${now.filters.length}${now.compare ? ` ${now.compare}` : ""}`;
 }
 
 function drawFilters(now) {
@@ -122,19 +148,26 @@ function drawFilters(now) {
   });
 }
 
-function drawTopLine(values, live) {
+function drawTopLine(values, changes, live) {
   const list = document.getElementById("topline");
   list.replaceChildren();
-  const add = (label, text, key) => {
+  const add = (label, text, key, change) => {
     const item = element("div", undefined, { "data-metric": key });
     item.append(element("dt", label), element("dd", text));
+    if (change !== undefined && change !== null) {
+      // Bounce rate changes in points; lower is better there.
+      const unit = key === "bounce_rate" ? " pts" : "%";
+      const good = key === "bounce_rate" ? change < 0 : change > 0;
+      const sign = change > 0 ? "+" : change < 0 ? "−" : "±";
+      item.append(element("span", `${sign}${Math.abs(change)}${unit}`, { class: `change ${change === 0 ? "" : good ? "up" : "down"}` }));
+    }
     list.append(item);
   };
   add("Current visitors", live.toLocaleString(), "current_visitors");
   for (const [key, label, format] of TOP_LINE) {
     const value = values[key];
     const text = value === undefined ? "—" : format ? format(value) : Number(value).toLocaleString();
-    add(label, text, key);
+    add(label, text, key, changes[key]);
   }
 }
 

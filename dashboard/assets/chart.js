@@ -17,16 +17,24 @@ function short(label) {
 
 export function drawChart(figure, answer, label) {
   const labels = answer.meta?.time_labels ?? answer.results.map((r) => r.dimensions[0]);
-  const byLabel = new Map(answer.results.map((r) => [r.dimensions[0], r.metrics[0]]));
-  const values = labels.map((l) => byLabel.get(l) ?? 0);
+  const byLabel = new Map(answer.results.map((r) => [r.dimensions[0], r]));
+  const values = labels.map((l) => byLabel.get(l)?.metrics[0] ?? 0);
+  // The comparison period, paired by position, as a second (dashed) line.
+  const compared = answer.meta?.comparison_date_range
+    ? labels.map((l) => byLabel.get(l)?.comparison?.metrics[0] ?? 0)
+    : null;
   const width = 800, height = 220, left = 44, bottom = 24, top = 10;
-  const max = Math.max(1, ...values);
+  const max = Math.max(1, ...values, ...(compared ?? []));
   const x = (i) => left + (values.length > 1 ? (i * (width - left - 8)) / (values.length - 1) : (width - left) / 2);
   const y = (v) => top + (height - top - bottom) * (1 - v / max);
   const svg = node("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `${label} over time` });
   for (const v of [0, max / 2, max]) {
     svg.append(node("line", { x1: left, x2: width, y1: y(v), y2: y(v), class: "grid" }));
     svg.append(node("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "axis" }, Math.round(v).toLocaleString()));
+  }
+  if (compared) {
+    const before = compared.map((v, i) => `${x(i)},${y(v)}`).join(" ");
+    svg.append(node("polyline", { points: before, class: "line compared" }));
   }
   const points = values.map((v, i) => `${x(i)},${y(v)}`).join(" ");
   svg.append(node("polyline", { points, class: "line" }));

@@ -102,6 +102,10 @@ try {
   }
   await page.getByRole("button", { name: /Remove filter/ }).click();
   await page.waitForSelector('body[data-loaded="example.com day 0"]');
+  await page.selectOption("#compare", "previous_period");
+  await page.waitForSelector('body[data-loaded="example.com day 0 previous_period"]');
+  const change = await page.locator('[data-metric="visitors"] .change').textContent();
+  const comparedLine = await page.locator("#chart polyline.compared").count();
 
   // The session signed out above no longer opens anything.
   const old = await page.request.get(`${footfall}/api/dashboard/me`, {
@@ -118,6 +122,8 @@ try {
     filteredUrl,
     restoredSame: JSON.stringify(restored) === JSON.stringify(filtered),
     chips,
+    change,
+    comparedLine,
   }));
 } finally {
   await browser.close();

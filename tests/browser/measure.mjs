@@ -1,0 +1,31 @@
+// Times the dashboard in Chromium: signs in, opens a view, and reports how long until every
+// panel is filled (from the page's navigation start, and the queries' part), several times.
+//
+//   FOOTFALL_URL=http://127.0.0.1:PORT NAME=ann PASSWORD=… VIEW='/?site=…&period=…' node measure.mjs [runs]
+import { chromium } from "playwright-core";
+
+const { FOOTFALL_URL: base, NAME: name, PASSWORD: password, VIEW: view } = process.env;
+const runs = Number(process.argv[2] || 5);
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run"];
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${base}/`);
+  const timings = [];
+  for (let i = 0; i < runs; i++) {
+    await page.goto(`${base}${view}`);
+    await page.waitForSelector("body[data-loaded]", { timeout: 60_000 });
+    timings.push(await page.evaluate(() => ({
+      filledMs: Math.round(performance.now()),
+      queriesMs: Number(document.body.dataset.renderMs),
+    })));
+  }
+  console.log(JSON.stringify(timings));
+} finally {
+  await browser.close();
+}
