@@ -185,7 +185,9 @@ async fn an_owner_signs_in_and_the_dashboard_shows_the_apis_numbers() {
             "include": {"comparisons": {"mode": "previous_period"}}}),
     )
     .await;
-    let change = compared["results"][0]["comparison"]["change"][0].as_i64().unwrap();
+    let change = compared["results"][0]["comparison"]["change"][0]
+        .as_i64()
+        .unwrap();
     assert_eq!(seen["change"], format!("+{change}%"), "{seen}");
     assert_eq!(seen["comparedLine"], 1);
     for shot in ["1280-light", "390-light", "1280-dark", "390-dark"] {
