@@ -34,6 +34,8 @@ pub struct App {
     /// While nobody owns the server: the secret of the one-time link that creates the first
     /// owner (printed at start, kept in memory only).
     pub setup_token: Mutex<Option<String>>,
+    /// Password hashes being made or checked at once, at most (each takes 19 MiB).
+    pub password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -77,6 +79,11 @@ impl App {
         );
         let rollups = rollup::Keeper::spawn(store.connection()?, clock);
         let setup_token = first_run_link(&store)?;
+        // Made now, so that the first sign-in with an unknown name takes no longer than others.
+        auth::prepare();
+        if settings.public_url.is_empty() && settings.client_ip.trusts_any() {
+            tracing::warn!("public_url is not set: behind an https proxy, set it (public_url = \"https://stats.example.com\") so the login cookie is Secure and sign-ins are checked against it");
+        }
         Ok(Arc::new(App {
             rollups,
             api_limiter: ApiLimiter::new(settings.api_requests_per_hour),
@@ -87,6 +94,7 @@ impl App {
             counters,
             login_limits: LoginLimits::default(),
             setup_token: Mutex::new(setup_token),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(4)),
         }))
     }
 }

@@ -16,8 +16,16 @@ use argon2::Argon2;
 use parking_lot::Mutex;
 use rand::RngCore;
 
-/// The cookie that carries a session token.
-pub const SESSION_COOKIE: &str = "footfall_session";
+/// The cookie that carries a session token. Over https it takes the `__Host-` prefix, which
+/// browsers accept only when it is `Secure`, for the whole host and no other: a sibling
+/// subdomain cannot plant its own session.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-footfall_session"
+    } else {
+        "footfall_session"
+    }
+}
 /// How long a login lasts.
 pub const SESSION_DAYS: i64 = 30;
 
@@ -56,8 +64,6 @@ pub fn hash_password(password: &str) -> Result<String, CredentialError> {
 /// Whether `password` matches `stored`. With no stored hash (an unknown name), a dummy hash is
 /// checked anyway, so the answer takes as long as for a known name.
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
-    static DUMMY: LazyLock<String> =
-        LazyLock::new(|| hash_password("not the password of anyone").expect("a valid password"));
     let (hash, known) = match stored {
         Some(hash) => (hash, true),
         None => (DUMMY.as_str(), false),
@@ -73,6 +79,16 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
         && known
 }
 
+/// What unknown names are checked against, so they cost as much as known ones.
+static DUMMY: LazyLock<String> =
+    LazyLock::new(|| hash_password("not the password of anyone").expect("a valid password"));
+
+/// Makes the dummy hash now (at start), not at the first unknown name, which would then take
+/// twice as long as any other answer.
+pub fn prepare() {
+    LazyLock::force(&DUMMY);
+}
+
 /// A new session token: 256 random bits, hex.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
@@ -86,88 +102,148 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// The session token in a request's `Cookie` header, if any.
-pub fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
+pub fn session_token(headers: &axum::http::HeaderMap, cookie: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Failed logins per client address and per name.
+/// Sign-in attempts per client network and failures per name.
+///
+/// An attempt counts against its address before the password is checked (and is taken back if
+/// it succeeds), so attempts sent at once cannot slip past the limit. IPv6 addresses count per
+/// /64, the block one machine usually has. A name that failed may not be tried again before
+/// its delay has passed (0.25 s, doubling to 8 s), whoever asks: 429 before any hashing.
 pub struct LoginLimits {
-    by_address: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
-    by_name: Mutex<HashMap<String, (u32, Instant)>>,
+    by_network: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    by_name: Mutex<HashMap<String, NameFailures>>,
     window: Duration,
-    max_failures: usize,
+    max_attempts: usize,
 }
 
-/// Addresses and names remembered at most: past it, the oldest are forgotten first.
+struct NameFailures {
+    count: u32,
+    next_allowed: Instant,
+    last: Instant,
+}
+
+/// Networks and names remembered at most. Past it, those without a recent failure are
+/// forgotten; if all are recent (a flood from 100,000 networks), all are.
 const REMEMBERED: usize = 100_000;
+
+/// Why an attempt is refused before the password is checked, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The address (its network) failed too often in the window.
+    Address(Duration),
+    /// The name failed a moment ago.
+    Name(Duration),
+}
+
+/// An attempt under way: give it back to [`LoginLimits::succeeded`] or [`LoginLimits::failed`].
+#[derive(Debug)]
+pub struct Attempt {
+    network: IpAddr,
+    name: String,
+    at: Instant,
+}
 
 impl Default for LoginLimits {
     fn default() -> Self {
         LoginLimits {
-            by_address: Mutex::new(HashMap::new()),
+            by_network: Mutex::new(HashMap::new()),
             by_name: Mutex::new(HashMap::new()),
             window: Duration::from_secs(15 * 60),
-            max_failures: 5,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// The network an address counts under: itself for IPv4, its /64 for IPv6.
+fn network(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
         }
     }
 }
 
 impl LoginLimits {
-    /// `Err(wait)` when the address has failed too often in the window.
-    pub fn check(&self, address: IpAddr) -> Result<(), Duration> {
+    /// Starts an attempt, or says why not (and how long until it may be made).
+    pub fn attempt(&self, address: IpAddr, name: &str) -> Result<Attempt, Refusal> {
         let now = Instant::now();
-        let mut map = self.by_address.lock();
-        let Some(failures) = map.get_mut(&address) else {
-            return Ok(());
-        };
-        while failures.front().is_some_and(|t| now - *t >= self.window) {
-            failures.pop_front();
+        let name: String = name.chars().take(64).collect();
+        if let Some(f) = self.by_name.lock().get(&name) {
+            if f.next_allowed > now {
+                return Err(Refusal::Name(f.next_allowed - now));
+            }
         }
-        if failures.len() < self.max_failures {
-            return Ok(());
+        let network = network(address);
+        let mut map = self.by_network.lock();
+        if map.len() >= REMEMBERED {
+            let window = self.window;
+            map.retain(|_, a| a.back().is_some_and(|t| now - *t < window));
+            if map.len() >= REMEMBERED {
+                map.clear();
+            }
         }
-        let oldest = *failures.front().expect("full");
-        Err(self.window.saturating_sub(now - oldest))
+        let attempts = map.entry(network).or_default();
+        while attempts.front().is_some_and(|t| now - *t >= self.window) {
+            attempts.pop_front();
+        }
+        if attempts.len() >= self.max_attempts {
+            let oldest = *attempts.front().expect("full");
+            return Err(Refusal::Address(self.window.saturating_sub(now - oldest)));
+        }
+        attempts.push_back(now);
+        Ok(Attempt {
+            network,
+            name,
+            at: now,
+        })
     }
 
-    /// Records a failure; returns how long to wait before answering it.
-    pub fn failed(&self, address: IpAddr, name: &str) -> Duration {
+    /// The attempt failed: it stays counted, and its name waits longer before the next one.
+    pub fn failed(&self, attempt: Attempt) {
         let now = Instant::now();
-        {
-            let mut map = self.by_address.lock();
-            if map.len() >= REMEMBERED {
-                let window = self.window;
-                map.retain(|_, f| f.back().is_some_and(|t| now - *t < window));
-            }
-            map.entry(address).or_default().push_back(now);
-        }
         let mut names = self.by_name.lock();
         if names.len() >= REMEMBERED {
             let window = self.window;
-            names.retain(|_, (_, last)| now - *last < window);
+            names.retain(|_, f| now - f.last < window);
+            if names.len() >= REMEMBERED {
+                names.clear();
+            }
         }
-        let key: String = name.chars().take(64).collect();
-        let entry = names.entry(key).or_insert((0, now));
-        if now - entry.1 >= self.window {
-            *entry = (0, now);
+        let f = names.entry(attempt.name).or_insert(NameFailures {
+            count: 0,
+            next_allowed: now,
+            last: now,
+        });
+        if now - f.last >= self.window {
+            f.count = 0;
         }
-        entry.0 += 1;
-        entry.1 = now;
-        // 0.25 s, 0.5 s, 1 s, … up to 8 s.
-        Duration::from_millis(250u64 << entry.0.saturating_sub(1).min(5))
+        f.count += 1;
+        f.last = now;
+        f.next_allowed = now + Duration::from_millis(250u64 << (f.count - 1).min(5));
     }
 
-    /// A name's failures are forgotten at its next success.
-    pub fn succeeded(&self, name: &str) {
-        self.by_name.lock().remove(name);
+    /// The attempt succeeded: it does not count against the address, and the name's failures
+    /// are forgotten.
+    pub fn succeeded(&self, attempt: Attempt) {
+        if let Some(attempts) = self.by_network.lock().get_mut(&attempt.network) {
+            if let Some(i) = attempts.iter().rposition(|t| *t == attempt.at) {
+                attempts.remove(i);
+            }
+        }
+        self.by_name.lock().remove(&attempt.name);
     }
 }
 
@@ -204,35 +280,50 @@ mod tests {
         let mut headers = axum::http::HeaderMap::new();
         headers.insert(
             axum::http::header::COOKIE,
-            format!("a=1; {SESSION_COOKIE}={token}; b=2")
+            format!("a=1; footfall_session={token}; b=2")
                 .parse()
                 .unwrap(),
         );
-        assert_eq!(session_token(&headers), Some(token));
+        assert_eq!(session_token(&headers, cookie_name(false)), Some(token));
+        assert_eq!(session_token(&headers, cookie_name(true)), None);
         headers.insert(
             axum::http::header::COOKIE,
-            format!("{SESSION_COOKIE}=short").parse().unwrap(),
+            "footfall_session=short".parse().unwrap(),
         );
-        assert_eq!(session_token(&headers), None);
+        assert_eq!(session_token(&headers, cookie_name(false)), None);
     }
 
     #[test]
-    fn five_failures_close_an_address_and_failures_slow_a_name() {
+    fn attempts_count_up_front_names_wait_and_ipv6_counts_per_64() {
         let limits = LoginLimits::default();
         let ip: IpAddr = "198.51.100.1".parse().unwrap();
-        let delays: Vec<Duration> = (0..5)
-            .map(|_| {
-                assert!(limits.check(ip).is_ok());
-                limits.failed(ip, "ann")
-            })
+        // Five attempts at once, none answered yet: the sixth is refused.
+        let open: Vec<Attempt> = ["a1", "a2", "a3", "a4", "a5"]
+            .iter()
+            .map(|n| limits.attempt(ip, n).unwrap())
             .collect();
-        assert!(limits.check(ip).is_err());
-        assert!(limits.check("198.51.100.2".parse().unwrap()).is_ok());
-        assert!(delays.windows(2).all(|w| w[1] > w[0]), "{delays:?}");
-        limits.succeeded("ann");
-        assert_eq!(
-            limits.failed("198.51.100.3".parse().unwrap(), "ann"),
-            Duration::from_millis(250)
-        );
+        assert!(matches!(limits.attempt(ip, "a6"), Err(Refusal::Address(_))));
+        assert!(limits
+            .attempt("198.51.100.2".parse().unwrap(), "a6")
+            .is_ok());
+        // A success gives its place back.
+        let mut open = open.into_iter();
+        limits.succeeded(open.next().unwrap());
+        assert!(limits.attempt(ip, "a7").is_ok());
+        // A failed name waits, whatever the address.
+        limits.failed(open.next().unwrap());
+        assert!(matches!(
+            limits.attempt("203.0.113.9".parse().unwrap(), "a2"),
+            Err(Refusal::Name(_))
+        ));
+        // One /64 is one network.
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        for i in 0..5 {
+            limits
+                .attempt(v6(&format!("2001:db8:1:2::{i:x}")), &format!("v{i}"))
+                .unwrap();
+        }
+        assert!(limits.attempt(v6("2001:db8:1:2:ffff::1"), "v9").is_err());
+        assert!(limits.attempt(v6("2001:db8:1:3::1"), "v9").is_ok());
     }
 }

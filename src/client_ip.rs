@@ -39,6 +39,11 @@ pub struct ClientIpPolicy {
 }
 
 impl ClientIpPolicy {
+    /// Whether any proxy is trusted (the server runs behind one).
+    pub fn trusts_any(&self) -> bool {
+        !self.trusted.is_empty()
+    }
+
     pub fn new(trusted: Vec<IpNet>, header: ClientIpHeader) -> Self {
         ClientIpPolicy { trusted, header }
     }

@@ -245,6 +245,17 @@ async fn the_first_owner_sets_up_signs_in_and_out() {
     assert_eq!(wrong_status, StatusCode::UNAUTHORIZED);
     assert_eq!((wrong_status, &wrong_body), (unknown_status, &unknown_body));
     assert!(wrong_body.contains("Wrong name or password."));
+    // The name that failed waits a quarter of a second before its next try.
+    let (status, _, body) = form(
+        &http,
+        &server,
+        "/login",
+        &[("name", "ann"), ("password", "long enough pass")],
+        &[("x-forwarded-for", "198.51.100.3")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (status, headers, _) = form(
         &http,
         &server,
@@ -379,6 +390,7 @@ async fn owners_are_managed_from_the_command_line() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(sign_in("first password").await.0, StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (status, headers) = sign_in("second password").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let cookie = session_cookie(&headers);
@@ -392,4 +404,61 @@ async fn owners_are_managed_from_the_command_line() {
     );
     let (ok, _, err) = cli(&data, &["user", "remove", "cam"]);
     assert!(!ok && err.contains("not an owner"), "{err}");
+}
+
+#[tokio::test]
+async fn behind_an_https_public_url_the_cookie_is_secure_and_origins_are_checked_against_it() {
+    let config = format!("public_url = \"https://stats.example.com/\"\n{CONFIG}");
+    let server = Server::start(&config);
+    let http = browser();
+    let logs = server.logs();
+    assert!(
+        logs.contains("https://stats.example.com/setup?token="),
+        "{logs}"
+    );
+    let token = logs.split("/setup?token=").nth(1).unwrap()[..64].to_owned();
+    let (status, headers, _) = form(
+        &http,
+        &server,
+        "/setup",
+        &[
+            ("token", &token),
+            ("name", "ann"),
+            ("password", "long enough pass"),
+        ],
+        &[("origin", "https://stats.example.com")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let set = headers[SET_COOKIE].to_str().unwrap();
+    assert!(
+        set.starts_with("__Host-footfall_session=") && set.contains("; Secure"),
+        "{set}"
+    );
+    let cookie = session_cookie(&headers);
+    assert_eq!(me(&http, &server, &cookie).await.0, StatusCode::OK);
+    // The server's own address is not the origin owners use: refused.
+    let own = server.base.clone();
+    let (status, _, _) = form(
+        &http,
+        &server,
+        "/logout",
+        &[],
+        &[("origin", &own), ("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = form(
+        &http,
+        &server,
+        "/logout",
+        &[],
+        &[("origin", "https://stats.example.com"), ("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        me(&http, &server, &cookie).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }

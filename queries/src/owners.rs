@@ -16,6 +16,17 @@ pub fn add(conn: &Connection, name: &str, password_hash: &str) -> Result<bool, S
     Ok(inserted == 1)
 }
 
+/// Adds the first owner, only while there is none (one statement, so two setups at once cannot
+/// both succeed); `false` when an owner exists already.
+pub fn add_first(conn: &Connection, name: &str, password_hash: &str) -> Result<bool, StoreError> {
+    let inserted = conn.execute(
+        "INSERT INTO owners (name, password_hash) SELECT ?, ? \
+         WHERE NOT EXISTS (SELECT 1 FROM owners)",
+        params![name, password_hash],
+    )?;
+    Ok(inserted == 1)
+}
+
 /// Replaces an owner's password and ends their sessions; `false` when there is no such owner.
 pub fn set_password(
     conn: &Connection,
@@ -62,6 +73,11 @@ pub fn start_session(
     now: DateTime<Utc>,
     expires: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    // Expired sessions go on the way, so the table holds only live ones.
+    conn.execute(
+        "DELETE FROM owner_sessions WHERE expires_at <= ?",
+        params![now.naive_utc()],
+    )?;
     conn.execute(
         "INSERT INTO owner_sessions (token_hash, owner, created_at, expires_at) VALUES (?, ?, ?, ?)",
         params![token_hash, owner, now.naive_utc(), expires.naive_utc()],
@@ -112,6 +128,10 @@ mod tests {
         let later = now + Duration::days(30);
         assert!(add(&conn, "ann", "hash1").unwrap());
         assert!(!add(&conn, "ann", "other").unwrap(), "names are unique");
+        assert!(
+            !add_first(&conn, "bob", "hash").unwrap(),
+            "only while nobody owns it"
+        );
         assert_eq!(
             password_hash(&conn, "ann").unwrap().as_deref(),
             Some("hash1")

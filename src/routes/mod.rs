@@ -48,7 +48,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/dashboard/me", get(owner::get_me))
         .route("/api/dashboard/query", post(owner::post_query))
         .route("/assets/{file}", get(owner::get_asset))
-        .layer(axum::middleware::from_fn(owner::same_origin));
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            owner::same_origin,
+        ));
     Router::new()
         .merge(ingest)
         .route("/script.js", get(script::get_script))

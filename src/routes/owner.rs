@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use super::stats::blocking;
 use crate::app::App;
-use crate::auth::{self, SESSION_COOKIE, SESSION_DAYS};
+use crate::auth::{self, Refusal, SESSION_DAYS};
 use crate::error::AppError;
 
 /// No script but the dashboard's own files, no framing, forms only to this server.
@@ -45,13 +45,26 @@ fn page(status: StatusCode, html: String) -> Response {
     response
 }
 
+/// An owner's data: never kept by a cache.
+fn private(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 fn login_page(status: StatusCode, message: &str) -> Response {
     page(status, fill(assets::LOGIN_HTML, &[("message", message)]))
 }
 
+/// Whether owners reach the server over https (then the cookie is `Secure` and `__Host-`).
+fn secure(app: &App) -> bool {
+    app.settings.public_url.starts_with("https://")
+}
+
 /// The signed-in owner's name, if the request carries a live session.
 pub async fn signed_in(app: &Arc<App>, headers: &HeaderMap) -> Result<Option<String>, AppError> {
-    let Some(token) = auth::session_token(headers) else {
+    let Some(token) = auth::session_token(headers, auth::cookie_name(secure(app))) else {
         return Ok(None);
     };
     let hash = auth::token_hash(&token);
@@ -63,8 +76,9 @@ pub async fn signed_in(app: &Arc<App>, headers: &HeaderMap) -> Result<Option<Str
 }
 
 /// Refuses a request that changes something when it comes from another site: the browser says
-/// so in `Sec-Fetch-Site`, or its `Origin` is not this server's.
-pub async fn same_origin(request: Request, next: Next) -> Response {
+/// so in `Sec-Fetch-Site`, or its `Origin` is not this server's (`public_url` when set, else the
+/// `Host` the request was sent to).
+pub async fn same_origin(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -75,7 +89,11 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let cross_fetch = text("sec-fetch-site").is_some_and(|s| s != "same-origin" && s != "none");
     let host = text("host").unwrap_or_default();
+    let public = app.settings.public_url.as_str();
     let cross_origin = text("origin").is_some_and(|origin| {
+        if !public.is_empty() {
+            return !origin.eq_ignore_ascii_case(public);
+        }
         let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
         origin == "null" || !origin_host.eq_ignore_ascii_case(host)
     });
@@ -119,19 +137,39 @@ pub async fn post_login(
     Form(form): Form<Credentials>,
 ) -> Result<Response, AppError> {
     let address = app.settings.client_ip.client_ip(peer.ip(), &headers);
-    if let Err(wait) = app.login_limits.check(address) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        let mut response = login_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many failed sign-ins from your address: try again in {minutes} minutes."),
-        );
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(wait.as_secs().max(1)),
-        );
-        return Ok(response);
-    }
     let name = form.name.trim().to_owned();
+    let attempt = match app.login_limits.attempt(address, &name) {
+        Ok(attempt) => attempt,
+        Err(refusal) => {
+            let (wait, message) = match refusal {
+                Refusal::Address(wait) => (
+                    wait,
+                    format!(
+                        "Too many failed sign-ins from your address: try again in {} minutes.",
+                        wait.as_secs().div_ceil(60).max(1)
+                    ),
+                ),
+                Refusal::Name(wait) => (
+                    wait,
+                    "A sign-in with this name failed a moment ago: try again in a few seconds."
+                        .to_owned(),
+                ),
+            };
+            let mut response = login_page(StatusCode::TOO_MANY_REQUESTS, &message);
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            );
+            return Ok(response);
+        }
+    };
+    // Hashing costs 19 MiB and tens of milliseconds: a few at a time, whoever asks.
+    let Ok(_permit) = app.password_checks.clone().try_acquire_owned() else {
+        return Err(AppError::Unavailable {
+            reason: "too many sign-ins at once: try again in a second".into(),
+            retry_after_secs: 1,
+        });
+    };
     let lookup = name.clone();
     let stored = blocking(&app, move |conn| Ok(owners::password_hash(conn, &lookup)?)).await?;
     let password = form.password;
@@ -140,11 +178,10 @@ pub async fn post_login(
             .await
             .map_err(|e| AppError::Internal(anyhow::anyhow!("password check failed: {e}")))?;
     if !matches {
-        let delay = app.login_limits.failed(address, &name);
-        tokio::time::sleep(delay).await;
+        app.login_limits.failed(attempt);
         return Ok(login_page(StatusCode::UNAUTHORIZED, WRONG));
     }
-    app.login_limits.succeeded(&name);
+    app.login_limits.succeeded(attempt);
     start_session(&app, name).await
 }
 
@@ -168,21 +205,16 @@ async fn start_session(app: &Arc<App>, owner: String) -> Result<Response, AppErr
 }
 
 fn session_cookie(app: &App, token: &str, max_age: i64) -> String {
-    let secure = if app.settings.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    )
+    let flag = if secure(app) { "; Secure" } else { "" };
+    let name = auth::cookie_name(secure(app));
+    format!("{name}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{flag}")
 }
 
 pub async fn post_logout(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(token) = auth::session_token(&headers) {
+    if let Some(token) = auth::session_token(&headers, auth::cookie_name(secure(&app))) {
         let hash = auth::token_hash(&token);
         let now = app.collector.now();
         blocking(&app, move |conn| Ok(owners::end_session(conn, &hash, now)?)).await?;
@@ -244,16 +276,21 @@ pub async fn post_setup(
     State(app): State<Arc<App>>,
     Form(form): Form<Setup>,
 ) -> Result<Response, AppError> {
+    // The link is taken now, so two requests cannot both use it; it is put back only when the
+    // form needs correcting.
     if !setup_pending(&app, &form.token) {
         return Err(no_setup());
     }
+    let Some(token) = app.setup_token.lock().take() else {
+        return Err(no_setup());
+    };
+    let retry = |message: &str| {
+        *app.setup_token.lock() = Some(token.clone());
+        Ok(setup_page(StatusCode::BAD_REQUEST, &token, message))
+    };
     let name = form.name.trim().to_owned();
     if let Err(e) = auth::check_name(&name) {
-        return Ok(setup_page(
-            StatusCode::BAD_REQUEST,
-            &form.token,
-            &e.to_string(),
-        ));
+        return retry(&e.to_string());
     }
     let password = form.password;
     let hashed = tokio::task::spawn_blocking(move || auth::hash_password(&password))
@@ -261,21 +298,14 @@ pub async fn post_setup(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing failed: {e}")))?;
     let hash = match hashed {
         Ok(hash) => hash,
-        Err(e) => {
-            return Ok(setup_page(
-                StatusCode::BAD_REQUEST,
-                &form.token,
-                &e.to_string(),
-            ))
-        }
+        Err(e) => return retry(&e.to_string()),
     };
     // Only while nobody owns the server: the link cannot add a second owner.
     let owner = name.clone();
     let created = blocking(&app, move |conn| {
-        Ok(owners::list(conn)?.is_empty() && owners::add(conn, &owner, &hash)?)
+        Ok(owners::add_first(conn, &owner, &hash)?)
     })
     .await?;
-    app.setup_token.lock().take();
     if !created {
         return Err(no_setup());
     }
@@ -314,7 +344,9 @@ pub async fn get_me(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<R
         Ok::<_, QueryError>(rows)
     })
     .await?;
-    Ok(Json(json!({"owner": owner, "sites": Value::Array(rows)})).into_response())
+    Ok(private(
+        Json(json!({"owner": owner, "sites": Value::Array(rows)})).into_response(),
+    ))
 }
 
 /// `POST /api/dashboard/query`: a Stats API request (the v2 shape) for any registered site, for
@@ -339,7 +371,9 @@ pub async fn post_query(
         .and_then(|d| app.collector.sites().get(&d))
         .ok_or_else(|| AppError::NotFound(format!("{site_id} is not a registered site")))?;
     let tz = site.settings.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
-    Ok(Json(super::stats::answer(&app, json, &site_id, tz).await?).into_response())
+    Ok(private(
+        Json(super::stats::answer(&app, json, &site_id, tz).await?).into_response(),
+    ))
 }
 
 /// The dashboard's own files, revalidated by entity tag (their URLs carry no version).

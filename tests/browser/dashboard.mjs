@@ -58,6 +58,8 @@ try {
   await page.getByLabel("Password").fill("a wrong password");
   await page.getByRole("button", { name: "Sign in" }).click();
   const failed = await page.locator(".message").textContent();
+  // A name that just failed may be tried again after a quarter of a second.
+  await page.waitForTimeout(300);
 
   await page.getByLabel("Name").fill("ann");
   await page.getByLabel("Password").fill("long enough pass");
