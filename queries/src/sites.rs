@@ -30,6 +30,15 @@ pub fn list(conn: &Connection) -> Result<Vec<StoredSite>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The sites of the table as `(domain, time zone, public counters)`, without counting their
+/// events (which [`list`] does, at the cost of a scan).
+pub fn registered(conn: &Connection) -> Result<Vec<(String, String, bool)>, StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT domain, timezone, public_counters FROM sites ORDER BY domain")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Adds a site; `false` when it was already there (nothing changes then).
 pub fn add(
     conn: &Connection,
