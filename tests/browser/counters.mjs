@@ -10,7 +10,7 @@
 
 import http from "node:http";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const footfall = process.env.FOOTFALL_URL;
 const screenshot = process.env.SCREENSHOT;
@@ -20,16 +20,6 @@ if (!footfall || !screenshot) {
 }
 const USER_AGENT =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36";
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--host-resolver-rules=MAP *.test 127.0.0.1",
-];
 
 const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>A post</title>
@@ -64,7 +54,7 @@ async function pageview(path, ip) {
 
 /// Opens the page in a fresh browser and reads what it shows once every count is filled.
 async function visit(shoot) {
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+  const browser = await launch();
   try {
     const tab = await browser.newPage({ userAgent: USER_AGENT, viewport: { width: 800, height: 600 } });
     const problems = [];

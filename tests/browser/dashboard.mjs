@@ -6,7 +6,7 @@
 // Prints one JSON line of what the pages showed.
 
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const footfall = process.env.FOOTFALL_URL;
 const setup = process.env.SETUP;
@@ -14,17 +14,8 @@ if (!footfall || !setup) {
   console.error("usage: FOOTFALL_URL=http://127.0.0.1:PORT SETUP=TOKEN node dashboard.mjs");
   process.exit(2);
 }
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+const browser = await launch();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();

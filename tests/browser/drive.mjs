@@ -19,6 +19,7 @@ import { dirname, extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
+import { CHROMIUM_FLAGS } from "./chromium.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const footfall = process.env.FOOTFALL_URL;
@@ -33,14 +34,7 @@ if (!footfall || !scenario) {
 const USER_AGENT =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36";
 const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--host-resolver-rules=MAP *.test 127.0.0.1",
+  ...CHROMIUM_FLAGS,
   // For the whole browser, not only per page: a request a page leaves behind as it unloads (a
   // keepalive fetch) goes out without the page's overrides.
   `--user-agent=${USER_AGENT}`,

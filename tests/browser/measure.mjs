@@ -2,13 +2,11 @@
 // panel is filled (from the page's navigation start, and the queries' part), several times.
 //
 //   FOOTFALL_URL=http://127.0.0.1:PORT NAME=ann PASSWORD=… VIEW='/?site=…&period=…' node measure.mjs [runs]
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const { FOOTFALL_URL: base, NAME: name, PASSWORD: password, VIEW: view } = process.env;
 const runs = Number(process.argv[2] || 5);
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run"];
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: FLAGS });
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await page.goto(`${base}/login`);
