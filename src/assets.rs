@@ -118,6 +118,19 @@ impl Asset {
     }
 }
 
+/// Opens a response to pages of any origin: readable by their scripts (CORS) and loadable as a
+/// subresource under Cross-Origin-Embedder-Policy or with `crossorigin`.
+pub fn open_to_any_origin(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("cross-origin"),
+    );
+}
+
 /// Whether `If-None-Match` names this entity tag (or `*`), compared weakly.
 pub fn etag_matches(request: &HeaderMap, etag: &str) -> bool {
     let ours = etag.trim_start_matches("W/");

@@ -8,7 +8,6 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::*;
 
@@ -33,15 +32,14 @@ async fn a_page_on_another_origin_shows_live_counts_badges_and_charts() {
         ("/drafts/x", "198.51.100.3"),
     ];
     for (path, ip) in visits {
-        let answer = http
-            .post(server.url("/api/event"))
-            .header("user-agent", FIREFOX)
-            .header("x-forwarded-for", ip)
-            .body(json!({"n": "pageview", "u": format!("https://open.com{path}")}).to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), StatusCode::ACCEPTED);
+        pageview(
+            &http,
+            &server,
+            &format!("https://open.com{path}"),
+            ip,
+            FIREFOX,
+        )
+        .await;
     }
     // The writer commits every 200 ms.
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;

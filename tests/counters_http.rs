@@ -15,15 +15,7 @@ const CONFIG: &str = "trusted_proxies = [\"127.0.0.1\"]\n\
     [[sites]]\ndomain = \"closed.com\"\n";
 
 async fn pageview(http: &reqwest::Client, server: &Server, url: &str, ip: &str) {
-    let response = http
-        .post(server.url("/api/event"))
-        .header("user-agent", FIREFOX)
-        .header("x-forwarded-for", ip)
-        .body(json!({"n": "pageview", "u": url}).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    support::pageview(http, server, url, ip, FIREFOX).await;
 }
 
 /// Status, headers and body of a GET.

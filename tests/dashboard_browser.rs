@@ -46,15 +46,14 @@ async fn an_owner_signs_in_and_the_dashboard_shows_the_apis_numbers() {
         ("/pricing", "198.51.100.8", FIREFOX),
         ("/blog/<script>alert(1)</script>", "198.51.100.9", IPHONE),
     ] {
-        let response = http
-            .post(server.url("/api/event"))
-            .header("user-agent", agent)
-            .header("x-forwarded-for", ip)
-            .body(json!({"n": "pageview", "u": format!("https://example.com{path}")}).to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        pageview(
+            &http,
+            &server,
+            &format!("https://example.com{path}"),
+            ip,
+            agent,
+        )
+        .await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     let (ok, out, _) = cli(

@@ -4,9 +4,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -310,40 +307,6 @@ async fn the_first_owner_sets_up_signs_in_and_out() {
     let server = Server::start_in(dir, CONFIG, &[]);
     assert!(!server.logs().contains("/setup?token="));
     assert_eq!(me(&http, &server, &second).await.0, StatusCode::OK);
-}
-
-/// Runs the CLI with `input` on standard input.
-fn cli_with_input(
-    data_dir: &std::path::Path,
-    args: &[&str],
-    input: &str,
-) -> (bool, String, String) {
-    let empty = data_dir.parent().unwrap().join("empty.toml");
-    std::fs::write(&empty, "").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_footfall"))
-        .arg("--config")
-        .arg(&empty)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[tokio::test]

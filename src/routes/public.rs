@@ -20,7 +20,7 @@ use footfall_queries::counters::{Count, Days};
 use footfall_queries::stats::period::DateRange;
 
 use crate::app::App;
-use crate::assets::etag_matches;
+use crate::assets::{etag_matches, open_to_any_origin};
 use crate::error::AppError;
 
 /// The query string as pairs, repeated keys kept (`path` may be given many times).
@@ -96,31 +96,27 @@ impl Scope {
         })
     }
 
-    /// A page's counts (`None`: the whole site), or zero when they may not be shown. The path
-    /// is normalised as the collector records paths.
-    pub fn count(&self, path: Option<&str>) -> Count {
-        let Some(site) = &self.site else {
-            return Count::default();
-        };
-        match path {
-            None => self.app.counters.count(&self.domain, None, self.days),
-            Some(path) if site.shows_counts_of(path) => {
-                self.app.counters.count(&self.domain, Some(path), self.days)
-            }
-            Some(_) => Count::default(),
-        }
-    }
-}
-
-impl Scope {
-    /// Each day's counts of a page (or the whole site), zero when they may not be shown.
-    pub fn daily(&self, path: Option<&str>, days: Days) -> Vec<(NaiveDate, Count)> {
-        let shown = match (&self.site, path) {
+    /// Whether a page's counts (`None`: the whole site, hidden pages included) may be shown.
+    fn shows(&self, path: Option<&str>) -> bool {
+        match (&self.site, path) {
             (None, _) => false,
             (Some(_), None) => true,
             (Some(site), Some(path)) => site.shows_counts_of(path),
-        };
-        if shown {
+        }
+    }
+
+    /// A page's counts (`None`: the whole site), or zero when they may not be shown. The path
+    /// is normalised as the collector records paths.
+    pub fn count(&self, path: Option<&str>) -> Count {
+        if !self.shows(path) {
+            return Count::default();
+        }
+        self.app.counters.count(&self.domain, path, self.days)
+    }
+
+    /// Each day's counts of a page (or the whole site), zero when they may not be shown.
+    pub fn daily(&self, path: Option<&str>, days: Days) -> Vec<(NaiveDate, Count)> {
+        if self.shows(path) {
             self.app.counters.daily(&self.domain, path, days)
         } else {
             days.first
@@ -159,14 +155,7 @@ pub fn respond(
         header::CACHE_CONTROL,
         HeaderValue::from_str(&format!("public, max-age={max_age}")).expect("a valid header"),
     );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::HeaderName::from_static("cross-origin-resource-policy"),
-        HeaderValue::from_static("cross-origin"),
-    );
+    open_to_any_origin(&mut headers);
     if etag_matches(request, &etag) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }

@@ -4,11 +4,11 @@
 use std::sync::LazyLock;
 
 use axum::extract::Path;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use footfall_collector::tracker;
 
-use crate::assets::Asset;
+use crate::assets::{open_to_any_origin, Asset};
 use crate::error::AppError;
 
 /// A day fresh, then a week in which a cached copy is still used while it is revalidated in the
@@ -29,15 +29,7 @@ pub async fn get_script(headers: HeaderMap) -> Response {
     let mut response = SCRIPT.respond(&headers);
     // Pages may load it with `crossorigin` (for Subresource Integrity) or under
     // Cross-Origin-Embedder-Policy.
-    let extra = response.headers_mut();
-    extra.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    extra.insert(
-        header::HeaderName::from_static("cross-origin-resource-policy"),
-        HeaderValue::from_static("cross-origin"),
-    );
+    open_to_any_origin(response.headers_mut());
     response
 }
 

@@ -226,20 +226,56 @@ pub fn client() -> reqwest::Client {
 
 /// Runs the CLI against a data directory, returning (success, stdout, stderr).
 pub fn cli(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    cli_with_input(data_dir, args, "")
+}
+
+/// Runs the CLI with `input` on its standard input (a password, say).
+pub fn cli_with_input(data_dir: &Path, args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write;
     let empty = data_dir.parent().unwrap().join("empty.toml");
     std::fs::write(&empty, "").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_footfall"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_footfall"))
         .arg("--config")
         .arg(&empty)
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("RUST_LOG")
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// Sends a pageview of `url` as a browser at `ip` (behind the trusted loopback proxy) would,
+/// and checks it was accepted.
+pub async fn pageview(
+    http: &reqwest::Client,
+    server: &Server,
+    url: &str,
+    ip: &str,
+    user_agent: &str,
+) {
+    let response = http
+        .post(server.url("/api/event"))
+        .header("user-agent", user_agent)
+        .header("x-forwarded-for", ip)
+        .body(serde_json::json!({"n": "pageview", "u": url}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED, "{url}");
 }
