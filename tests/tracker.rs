@@ -228,9 +228,25 @@ fn hash_mode_keeps_the_fragment_route() {
 #[test]
 fn nothing_is_sent_when_the_visitor_or_the_owner_says_no() {
     let run = scenario("ignored");
-    // Only the page after #footfall-track, and the page without data-respect-dnt.
-    assert_eq!(run.pageview_paths(), ["/about.html", "/"]);
-    assert_eq!(count(&run.db, "SELECT count(*) FROM events"), 2);
+    // While #footfall-ignore holds, nothing: no pageview, no custom event, no click, no
+    // engagement. Then the page opened with #footfall-track and the one after it, the sandboxed
+    // frame whose storage throws (tracked as usual), and the page without data-respect-dnt.
+    assert_eq!(
+        run.pageview_paths(),
+        ["/about.html", "/", "/framed.html", "/"]
+    );
+    assert_eq!(
+        run.rows("path", "name = 'engagement'").concat(),
+        ["/about.html", "/", "/framed.html"]
+    );
+    assert_eq!(count(&run.db, "SELECT count(*) FROM events"), 7);
+    assert_eq!(
+        count(
+            &run.db,
+            "SELECT count(*) FROM events WHERE path = '/clicks.html' OR name NOT IN ('pageview', 'engagement')"
+        ),
+        0
+    );
 }
 
 #[test]

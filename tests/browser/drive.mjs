@@ -297,25 +297,75 @@ const scenarios = {
     await browser.close();
   },
 
-  // Nothing sent: under automation without data-local, with the owner's opt-out, with Do Not
-  // Track on a page that respects it. Then the opt-out is lifted and pages count again.
+  // Nothing sent: under automation without data-local, with the owner's opt-out (pageviews,
+  // custom events, clicks, engagement), with Do Not Track on a page that respects it. Then the
+  // opt-out is lifted and pages count again, and a frame whose storage throws counts as usual.
   async ignored() {
     const { browser, context } = await launch();
     const page = await context.newPage();
-    const quiet = async (path, what) => {
+    /// Takes `step`, lets the page it leads to load and stay on show long enough to have
+    /// engagement to report, and checks that nothing was sent meanwhile.
+    const quiet = async (step, what) => {
       const before = sent.length;
-      await page.goto(origin + path);
+      await step();
       await page.waitForLoadState("load");
       await page.waitForTimeout(600);
       assert.equal(sent.length, before, what);
     };
-    await quiet("/auto.html", "an automated browser without data-local sends nothing");
-    await quiet("/about.html#footfall-ignore", "#footfall-ignore turns tracking off");
-    assert.equal(await page.evaluate(() => localStorage.footfall_ignore), "true");
-    await quiet("/", "and it stays off on every page");
+    const visit = (path) => () => page.goto(origin + path);
+    const stored = () => page.evaluate(() => [localStorage.getItem("footfall_ignore"), localStorage.length]);
+    await quiet(visit("/auto.html"), "an automated browser without data-local sends nothing");
+    await quiet(visit("/about.html#footfall-ignore"), "#footfall-ignore: nothing for the page that sets it");
+    assert.deepEqual(await stored(), ["true", 1], "#footfall-ignore sets localStorage.footfall_ignore");
+    await quiet(async () => {
+      const callback = await page.evaluate(
+        () => new Promise((resolve) => footfall("Signup", { callback: () => resolve("called") })),
+      );
+      assert.equal(callback, "called", "the callback of an event not sent runs all the same");
+    }, "no custom event");
+    await quiet(async () => {
+      await page.click("#home");
+      await page.waitForURL(`${origin}/`);
+    }, "no pageview of the next page, and no engagement of the page left");
+    await quiet(async () => {
+      await visit("/clicks.html")();
+      await page.click("#tagged");
+    }, "no queued event, no tagged click, no engagement");
+
+    // #footfall-track removes the flag; that page and the pages after it count.
     await page.goto(`${origin}/about.html#footfall-track`);
     await until(() => answers.length == 1, "#footfall-track turns it back on");
-    assert.deepEqual(pageviews(), ["/about.html"]);
+    assert.deepEqual(await stored(), [null, 0], "#footfall-track removes the flag");
+    await page.click("#home");
+    await page.waitForURL(`${origin}/`);
+    await settle(3, "the engagement of /about.html and the pageview of /");
+    assert.deepEqual(pageviews(), ["/about.html", "/"]);
+    assert.deepEqual(named("engagement").map((event) => new URL(event.u).pathname), ["/about.html"]);
+
+    // A frame sandboxed without allow-same-origin, where reading localStorage throws: the tracker
+    // goes on as on any page, so its #footfall-ignore is not honoured (nor stored anywhere).
+    await page.goto(`${origin}/sandboxed.html`);
+    await until(() => pageviews().length == 3, "the pageview of the sandboxed frame");
+    const framed = page.frames().find((frame) => frame.url().includes("/framed.html"));
+    assert.equal(
+      await framed.evaluate(() => {
+        try {
+          localStorage;
+        } catch (error) {
+          return error.name;
+        }
+      }),
+      "SecurityError",
+      "localStorage throws in the frame",
+    );
+    assert.deepEqual(await stored(), [null, 0], "the frame wrote nothing");
+    await page.close({ runBeforeUnload: true });
+    await settle(6, "the engagement of / and of the frame closed");
+    assert.deepEqual(pageviews(), ["/about.html", "/", "/framed.html"]);
+    assert.deepEqual(
+      named("engagement").map((event) => new URL(event.u).pathname),
+      ["/about.html", "/", "/framed.html"],
+    );
     await browser.close();
 
     // Do Not Track, switched on the way a person does: in the browser's preferences.
@@ -331,10 +381,10 @@ const scenarios = {
     await dntPage.goto(`${origin}/dnt.html`);
     assert.equal(await dntPage.evaluate(() => navigator.doNotTrack), "1");
     await dntPage.waitForTimeout(600);
-    assert.equal(sent.length, 1, "data-respect-dnt and DNT on: nothing sent");
+    assert.equal(sent.length, 6, "data-respect-dnt and DNT on: nothing sent");
     await dntPage.goto(`${origin}/`);
-    await settle(2, "a page without data-respect-dnt counts");
-    assert.deepEqual(pageviews(), ["/about.html", "/"]);
+    await settle(7, "a page without data-respect-dnt counts");
+    assert.deepEqual(pageviews(), ["/about.html", "/", "/framed.html", "/"]);
     await dnt.close();
     rmSync(profile, { recursive: true, force: true });
   },

@@ -54,10 +54,13 @@
         /headless/i.test(navigator.userAgent))) ||
     (option("respect-dnt") && (navigator.doNotTrack == "1" || navigator.globalPrivacyControl));
   // The owner's own browser opts out (and back in) through a URL fragment, remembered in
-  // localStorage because that is the one place that outlives the visit. Storage may be off.
+  // localStorage because that is the one place that outlives the visit; opting back in removes
+  // the flag, so storage is left as it was found. Storage may be off (privacy modes, sandboxed
+  // frames) and then throws: the page is tracked as any other. Two plain comparisons gzip
+  // smaller than one regular expression.
   try {
-    const flag = /^#footfall-(ignore|track)$/.exec(location.hash);
-    if (flag) localStorage.footfall_ignore = flag[1] == "ignore";
+    if (location.hash == "#footfall-ignore") localStorage.footfall_ignore = true;
+    if (location.hash == "#footfall-track") delete localStorage.footfall_ignore;
     refused ||= localStorage.footfall_ignore == "true";
   } catch {}
 
