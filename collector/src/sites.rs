@@ -151,6 +151,13 @@ impl Sites {
         self.by_domain.write().remove(domain).is_some()
     }
 
+    /// Every site, by domain.
+    pub fn all(&self) -> Vec<Arc<Site>> {
+        let mut all: Vec<Arc<Site>> = self.by_domain.read().values().cloned().collect();
+        all.sort_by(|a, b| a.settings.domain.as_str().cmp(b.settings.domain.as_str()));
+        all
+    }
+
     pub fn len(&self) -> usize {
         self.by_domain.read().len()
     }

@@ -1,10 +1,11 @@
 //! The `dropped_events` table: what the collector did not record, and why.
 
-use chrono::NaiveDate;
+use chrono::{Duration, NaiveDate};
 use duckdb::{params, Connection};
 use footfall_collector::{DropCount, DropReason};
 
 use crate::error::StoreError;
+use crate::stats::Period;
 
 /// Adds counts to the table (within the caller's transaction, if any).
 pub fn add(conn: &Connection, rows: &[DropCount]) -> Result<(), StoreError> {
@@ -42,6 +43,32 @@ pub fn totals_since(conn: &Connection, since: NaiveDate) -> Result<Vec<DropTotal
                 reason,
                 count,
             });
+        }
+    }
+    Ok(totals)
+}
+
+/// One site's dropped events per reason over the UTC days that `period` touches (drops are
+/// counted per UTC day, so a period in another zone reads the days around its edges whole).
+pub fn for_period(
+    conn: &Connection,
+    site: &str,
+    period: &Period,
+) -> Result<Vec<(DropReason, u64)>, StoreError> {
+    let first = period.from.date_naive();
+    let last = (period.to - Duration::nanoseconds(1)).date_naive();
+    let mut stmt = conn.prepare_cached(
+        "SELECT reason, sum(count)::UBIGINT FROM dropped_events \
+         WHERE site = ? AND day BETWEEN ? AND ? GROUP BY reason ORDER BY 2 DESC, reason",
+    )?;
+    let rows = stmt.query_map(params![site, first, last], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, u64>(1)?))
+    })?;
+    let mut totals = Vec::new();
+    for row in rows {
+        let (reason, count) = row?;
+        if let Some(reason) = DropReason::parse(&reason) {
+            totals.push((reason, count));
         }
     }
     Ok(totals)

@@ -14,6 +14,7 @@
 //! - [`keys`]: the `api_keys` table (hashes of Stats API keys).
 //! - [`owners`]: the `owners` and `owner_sessions` tables (dashboard logins).
 //! - [`goals`]: the `goals` table (conversions added from the command line).
+//! - [`shares`]: the `shared_links` table (read-only links to one site's dashboard).
 //! - [`counters`]: public hit counts per page and day, in memory, advanced by the writer.
 //! - [`stats`]: aggregate queries (metrics by dimensions, filters, periods).
 //! - `sample` (feature `test-support`): realistic sample traffic for tests and benches.
@@ -27,6 +28,7 @@ pub mod migrate;
 pub mod owners;
 #[cfg(any(test, feature = "test-support"))]
 pub mod sample;
+pub mod shares;
 pub mod sink;
 pub mod sites;
 pub mod stats;

@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "owners",
         sql: include_str!("../migrations/0008_owners.sql"),
     },
+    Migration {
+        version: 9,
+        name: "site_rules_and_shares",
+        sql: include_str!("../migrations/0009_site_rules_and_shares.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -30,13 +30,77 @@ pub fn list(conn: &Connection) -> Result<Vec<StoredSite>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The sites of the table as `(domain, time zone, public counters)`, without counting their
-/// events (which [`list`] does, at the cost of a scan).
-pub fn registered(conn: &Connection) -> Result<Vec<(String, String, bool)>, StoreError> {
-    let mut stmt =
-        conn.prepare("SELECT domain, timezone, public_counters FROM sites ORDER BY domain")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+/// A site of the table with the rules its owner set, without counting its events (which
+/// [`list`] does, at the cost of a scan).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredSite {
+    pub domain: String,
+    pub timezone: String,
+    pub public_counters: bool,
+    pub rules: SiteRules,
+}
+
+/// What a site's owner excludes, as they wrote it (validated before it is stored).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteRules {
+    /// Path globs never recorded.
+    pub exclude_paths: Vec<String>,
+    /// Client addresses or CIDR networks never recorded.
+    pub exclude_ips: Vec<String>,
+    /// Path globs whose public counts are never shown.
+    pub hidden_paths: Vec<String>,
+}
+
+/// One pattern per line in the table.
+fn lines(text: String) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn registered(conn: &Connection) -> Result<Vec<RegisteredSite>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT domain, timezone, public_counters, exclude_paths, exclude_ips, counter_exclude \
+         FROM sites ORDER BY domain",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(RegisteredSite {
+            domain: r.get(0)?,
+            timezone: r.get(1)?,
+            public_counters: r.get(2)?,
+            rules: SiteRules {
+                exclude_paths: lines(r.get(3)?),
+                exclude_ips: lines(r.get(4)?),
+                hidden_paths: lines(r.get(5)?),
+            },
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Replaces a site's rules; `false` when the site is not in the table.
+pub fn set_rules(conn: &Connection, domain: &str, rules: &SiteRules) -> Result<bool, StoreError> {
+    let updated = conn.execute(
+        "UPDATE sites SET exclude_paths = ?, exclude_ips = ?, counter_exclude = ? \
+         WHERE domain = ?",
+        params![
+            rules.exclude_paths.join("\n"),
+            rules.exclude_ips.join("\n"),
+            rules.hidden_paths.join("\n"),
+            domain
+        ],
+    )?;
+    Ok(updated == 1)
+}
+
+/// Changes a site's time zone; `false` when the site is not in the table.
+pub fn set_timezone(conn: &Connection, domain: &str, timezone: &str) -> Result<bool, StoreError> {
+    let updated = conn.execute(
+        "UPDATE sites SET timezone = ? WHERE domain = ?",
+        params![timezone, domain],
+    )?;
+    Ok(updated == 1)
 }
 
 /// Adds a site; `false` when it was already there (nothing changes then).
@@ -91,6 +155,12 @@ pub fn remove(conn: &Connection, domain: &str, purge: bool) -> Result<Removed, S
             conn.execute("DELETE FROM rollup_marks WHERE site = ?", params![domain])?;
             conn.execute("DELETE FROM goals WHERE site = ?", params![domain])?;
         }
+        // A removed site is shown to nobody: its shared links end with it.
+        conn.execute(
+            "UPDATE shared_links SET revoked_at = now()::TIMESTAMP \
+             WHERE site = ? AND revoked_at IS NULL",
+            params![domain],
+        )?;
         Ok(Removed {
             site_removed,
             events_deleted,

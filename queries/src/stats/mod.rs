@@ -23,7 +23,9 @@ pub mod run;
 pub mod sql;
 
 pub use goal::Goal;
-pub use model::{Dimension, EventField, Filter, Metric, Operator, Query, TimeBucket, VisitField};
+pub use model::{
+    Dimension, EventField, Filter, Metric, Operator, Period, Query, TimeBucket, VisitField,
+};
 pub use run::{run, MetricValue, QueryResult, ResultRow};
 
 use crate::error::StoreError;

@@ -294,6 +294,21 @@ pub fn realtime_visitors(
     Ok(count.max(0) as u64)
 }
 
+/// The prop keys of the site's events in `period`, most used first (at most 100): what a
+/// breakdown by `event:props:KEY` can ask for.
+pub fn prop_keys(
+    conn: &Connection,
+    site: &str,
+    period: &Period,
+) -> Result<Vec<String>, QueryError> {
+    let mut stmt = conn.prepare_cached(sql::prop_keys())?;
+    let rows = stmt.query_map(
+        duckdb::params![site, period.from.naive_utc(), period.to.naive_utc()],
+        |row| row.get(0),
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The site's first event, where the `all` date range starts.
 pub fn first_event(conn: &Connection, site: &str) -> Result<Option<DateTime<Utc>>, QueryError> {
     Ok(conn.query_row(sql::first_event(), [site], |row| row.get(0))?)

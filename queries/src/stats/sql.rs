@@ -963,6 +963,12 @@ pub fn first_event() -> &'static str {
     "SELECT min(ts) FROM events WHERE site = $1"
 }
 
+/// The prop keys the site's events carry in a period, most used first (at most 100).
+pub fn prop_keys() -> &'static str {
+    "SELECT key FROM (SELECT unnest(map_keys(props)) AS key FROM events \
+     WHERE site = $1 AND ts >= $2 AND ts < $3) GROUP BY key ORDER BY count(*) DESC, key LIMIT 100"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
