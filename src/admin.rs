@@ -13,16 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Days, Utc};
-use footfall_collector::sites::{Site, SiteSettings, Sites};
+use footfall_collector::sites::{compile_globs, Site, SiteSettings, Sites};
 use footfall_collector::SiteDomain;
 use footfall_queries::counters::Counters;
 use footfall_queries::stats::Goal;
-use footfall_queries::{drops, goals, keys, owners, sites, Store};
+use footfall_queries::{drops, goals, keys, owners, shares, sites, Store};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::app::App;
-use crate::config::{validate_timezone, Settings};
+use crate::config::{parse_net, validate_timezone, Settings};
 use crate::{api_keys, auth};
 
 /// One owner command.
@@ -40,6 +40,36 @@ pub enum Command {
         enabled: bool,
     },
     SiteList,
+    SiteTimezone {
+        domain: String,
+        timezone: String,
+    },
+    /// Replaces the site's rules: paths and networks never recorded, paths whose public counts
+    /// are hidden.
+    SiteRules {
+        domain: String,
+        #[serde(default)]
+        exclude_paths: Vec<String>,
+        #[serde(default)]
+        exclude_ips: Vec<String>,
+        #[serde(default)]
+        hidden_paths: Vec<String>,
+    },
+    /// The token arrives hashed, and the password too: neither crosses the socket.
+    ShareAdd {
+        site: String,
+        id: String,
+        token_hash: String,
+        label: String,
+        password_hash: Option<String>,
+    },
+    ShareList {
+        site: String,
+    },
+    ShareRevoke {
+        site: String,
+        id: String,
+    },
     SiteRemove {
         domain: String,
         purge: bool,
@@ -97,7 +127,7 @@ impl Outcome {
         }
     }
 
-    fn failed(message: impl Into<String>) -> Self {
+    pub fn failed(message: impl Into<String>) -> Self {
         Outcome {
             ok: false,
             message: message.into(),
@@ -115,10 +145,8 @@ fn known_site(
         Ok(d) => d,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    let known = settings.sites.iter().any(|s| s.domain == domain)
-        || sites::list(conn)?
-            .iter()
-            .any(|s| s.domain == domain.as_str());
+    let known =
+        settings.sites.iter().any(|s| s.domain == domain) || sites::exists(conn, domain.as_str())?;
     Ok(if known {
         Ok(domain)
     } else {
@@ -126,6 +154,108 @@ fn known_site(
             "{domain} is not a registered site (footfall site add {domain})"
         ))
     })
+}
+
+/// The domain of a site added from the command line or the dashboard (whose settings live in
+/// the store), or why it is not one: a site of the config file is changed in the file.
+fn registered_here(
+    conn: &footfall_queries::Connection,
+    settings: &Settings,
+    site: &str,
+) -> anyhow::Result<Result<SiteDomain, String>> {
+    let domain = match SiteDomain::parse(site) {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    if settings.sites.iter().any(|s| s.domain == domain) {
+        return Ok(Err(format!(
+            "{domain} is declared in the config file: change it there and restart"
+        )));
+    }
+    Ok(if sites::exists(conn, domain.as_str())? {
+        Ok(domain)
+    } else {
+        Err(format!(
+            "{domain} is not a registered site (footfall site add {domain})"
+        ))
+    })
+}
+
+/// Most patterns a rule list holds, and the longest pattern: rules are checked for every event.
+const MAX_RULES: usize = 200;
+const MAX_RULE_LEN: usize = 300;
+
+/// Why a site's rules cannot be stored, naming the first bad pattern.
+fn check_rules(rules: &sites::SiteRules) -> Result<(), String> {
+    let lists = [
+        ("excluded paths", &rules.exclude_paths),
+        ("excluded IP ranges", &rules.exclude_ips),
+        ("hidden paths", &rules.hidden_paths),
+    ];
+    for (what, list) in lists {
+        if list.len() > MAX_RULES {
+            return Err(format!("at most {MAX_RULES} {what}"));
+        }
+        for pattern in list {
+            if pattern.is_empty()
+                || pattern.len() > MAX_RULE_LEN
+                || pattern.chars().any(char::is_control)
+            {
+                return Err(format!(
+                    "{what}: {pattern:?} must be 1 to {MAX_RULE_LEN} characters on one line"
+                ));
+            }
+        }
+    }
+    for path in rules.exclude_paths.iter().chain(&rules.hidden_paths) {
+        if !path.starts_with('/') {
+            return Err(format!(
+                "{path:?} is not a path pattern: it must start with /"
+            ));
+        }
+        compile_globs(std::slice::from_ref(path)).map_err(|e| e.to_string())?;
+    }
+    for net in &rules.exclude_ips {
+        if parse_net(net).is_none() {
+            return Err(format!(
+                "{net:?} is not an IP address or CIDR network (such as 203.0.113.0/24)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The collector's settings of a site of the `sites` table.
+pub fn registered_settings(stored: &sites::RegisteredSite) -> anyhow::Result<SiteSettings> {
+    let mut site = SiteSettings::new(SiteDomain::parse(&stored.domain)?);
+    site.timezone = stored.timezone.clone();
+    site.public.enabled = stored.public_counters;
+    site.exclude_paths = stored.rules.exclude_paths.clone();
+    site.public.hidden_paths = stored.rules.hidden_paths.clone();
+    // Checked when stored; a row edited by hand loses only its bad networks.
+    site.exclude_ips = stored
+        .rules
+        .exclude_ips
+        .iter()
+        .filter_map(|net| parse_net(net))
+        .collect();
+    Ok(site)
+}
+
+/// Puts a registered site's row, as it now is, into the running server's registry.
+fn refresh_live(
+    conn: &footfall_queries::Connection,
+    live: Option<Live<'_>>,
+    domain: &SiteDomain,
+) -> anyhow::Result<()> {
+    let Some(live) = live else { return Ok(()) };
+    if let Some(stored) = sites::registered(conn)?
+        .iter()
+        .find(|s| s.domain == domain.as_str())
+    {
+        live.sites.insert(Site::new(registered_settings(stored)?)?);
+    }
+    Ok(())
 }
 
 /// Where the running server listens for commands.
@@ -304,6 +434,133 @@ fn run(
                 Outcome::ok(format!(
                     "removed {domain}; new events for it will be dropped. Its recorded events are kept (use --purge to delete them)"
                 ))
+            }
+        }
+        Command::SiteTimezone { domain, timezone } => {
+            let domain = match registered_here(&conn, settings, domain)? {
+                Ok(domain) => domain,
+                Err(message) => return Ok(Outcome::failed(message)),
+            };
+            let timezone = match validate_timezone(timezone) {
+                Ok(tz) => tz,
+                Err(e) => return Ok(Outcome::failed(e)),
+            };
+            sites::set_timezone(&conn, domain.as_str(), &timezone)?;
+            refresh_live(&conn, live, &domain)?;
+            if let Some(live) = live {
+                // Its days are counted again, in the new zone.
+                live.counters.forget(domain.as_str());
+                if live
+                    .sites
+                    .get(&domain)
+                    .is_some_and(|s| s.settings.public.enabled)
+                {
+                    live.counters.request_load(domain.as_str());
+                }
+            }
+            Outcome::ok(format!("the time zone of {domain} is {timezone}"))
+        }
+        Command::SiteRules {
+            domain,
+            exclude_paths,
+            exclude_ips,
+            hidden_paths,
+        } => {
+            let domain = match registered_here(&conn, settings, domain)? {
+                Ok(domain) => domain,
+                Err(message) => return Ok(Outcome::failed(message)),
+            };
+            let tidy = |list: &Vec<String>| -> Vec<String> {
+                let mut kept: Vec<String> = Vec::new();
+                for item in list.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+                    if !kept.iter().any(|k| k == item) {
+                        kept.push(item.to_owned());
+                    }
+                }
+                kept
+            };
+            let rules = sites::SiteRules {
+                exclude_paths: tidy(exclude_paths),
+                exclude_ips: tidy(exclude_ips),
+                hidden_paths: tidy(hidden_paths),
+            };
+            if let Err(message) = check_rules(&rules) {
+                return Ok(Outcome::failed(message));
+            }
+            sites::set_rules(&conn, domain.as_str(), &rules)?;
+            refresh_live(&conn, live, &domain)?;
+            Outcome::ok(format!("saved the rules of {domain}"))
+        }
+        Command::ShareAdd {
+            site,
+            id,
+            token_hash,
+            label,
+            password_hash,
+        } => {
+            let domain = match known_site(&conn, settings, site)? {
+                Ok(domain) => domain,
+                Err(message) => return Ok(Outcome::failed(message)),
+            };
+            let label = label.trim();
+            if label.chars().count() > 100 || label.chars().any(char::is_control) {
+                return Ok(Outcome::failed(
+                    "a link's label is at most 100 characters on one line",
+                ));
+            }
+            if password_hash
+                .as_deref()
+                .is_some_and(|h| !h.starts_with("$argon2id$"))
+            {
+                return Ok(Outcome::failed(
+                    "the password must arrive as an argon2id hash",
+                ));
+            }
+            shares::add(
+                &conn,
+                id,
+                token_hash,
+                domain.as_str(),
+                label,
+                password_hash.as_deref(),
+            )?;
+            Outcome::ok(format!("shared {domain} read-only (link {id})"))
+        }
+        Command::ShareList { site } => {
+            let domain = match known_site(&conn, settings, site)? {
+                Ok(domain) => domain,
+                Err(message) => return Ok(Outcome::failed(message)),
+            };
+            let links = shares::list(&conn, domain.as_str())?;
+            if links.is_empty() {
+                Outcome::ok(format!("{domain} has no shared links"))
+            } else {
+                let mut lines = vec![format!(
+                    "{:<10} {:<20} {:<9} {:<9} LABEL",
+                    "ID", "CREATED", "STATE", "PASSWORD"
+                )];
+                for link in links {
+                    lines.push(format!(
+                        "{:<10} {:<20} {:<9} {:<9} {}",
+                        link.id,
+                        link.created_at.format("%Y-%m-%d %H:%M"),
+                        if link.revoked { "revoked" } else { "active" },
+                        if link.has_password { "yes" } else { "no" },
+                        link.label
+                    ));
+                }
+                Outcome::ok(lines.join("\n"))
+            }
+        }
+        Command::ShareRevoke { site, id } => {
+            let domain = match known_site(&conn, settings, site)? {
+                Ok(domain) => domain,
+                Err(message) => return Ok(Outcome::failed(message)),
+            };
+            if shares::revoke(&conn, domain.as_str(), id)? {
+                Outcome::ok(format!("revoked link {id}: it now opens nothing"))
+            } else {
+                Outcome::failed(format!("{domain} has no active link {id}"))
             }
         }
         Command::UserAdd {

@@ -6,7 +6,7 @@ use anyhow::Context;
 use chrono_tz::Tz;
 use footfall_collector::clock::{Clock, SystemClock};
 use footfall_collector::geo::GeoDb;
-use footfall_collector::sites::{Site, SiteSettings};
+use footfall_collector::sites::Site;
 use footfall_collector::{Collector, SiteDomain};
 use footfall_queries::counters::{Counters, Rules};
 use footfall_queries::stats::rollup;
@@ -135,15 +135,11 @@ fn load_counters(
 /// in both keeps the file's settings.
 fn load_sites(settings: &Settings, store: &Store, collector: &Collector) -> anyhow::Result<()> {
     let conn = store.connection()?;
-    for stored in sites::list(&conn)? {
-        let Ok(domain) = SiteDomain::parse(&stored.domain) else {
-            tracing::warn!("ignoring invalid site {:?} in the database", stored.domain);
-            continue;
-        };
-        let mut site = SiteSettings::new(domain);
-        site.timezone = stored.timezone;
-        site.public.enabled = stored.public_counters;
-        collector.sites().insert(Site::new(site)?);
+    for stored in sites::registered(&conn)? {
+        match crate::admin::registered_settings(&stored).map(Site::new) {
+            Ok(Ok(site)) => collector.sites().insert(site),
+            _ => tracing::warn!("ignoring invalid site {:?} in the database", stored.domain),
+        }
     }
     for site in &settings.sites {
         collector.sites().insert(Site::new(site.clone())?);

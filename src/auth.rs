@@ -146,6 +146,15 @@ pub enum Refusal {
     Name(Duration),
 }
 
+impl Refusal {
+    /// How long until another attempt is let through.
+    pub fn wait(&self) -> Duration {
+        match self {
+            Refusal::Address(wait) | Refusal::Name(wait) => *wait,
+        }
+    }
+}
+
 /// An attempt under way: give it back to [`LoginLimits::succeeded`] or [`LoginLimits::failed`].
 #[derive(Debug)]
 pub struct Attempt {

@@ -597,7 +597,7 @@ pub fn validate_timezone(name: &str) -> Result<String, String> {
 }
 
 /// `10.0.0.0/8`, or a bare address meaning just that host.
-fn parse_net(text: &str) -> Option<IpNet> {
+pub fn parse_net(text: &str) -> Option<IpNet> {
     let text = text.trim();
     text.parse::<IpNet>()
         .ok()

@@ -10,7 +10,10 @@ mod pixel;
 mod popular;
 mod public;
 mod script;
+mod settings;
+mod share;
 mod stats;
+mod view;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,12 +49,30 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/logout", post(owner::post_logout))
         .route("/setup", get(owner::get_setup).post(owner::post_setup))
         .route("/api/dashboard/me", get(owner::get_me))
-        .route("/api/dashboard/query", post(owner::post_query))
+        .route("/api/dashboard/query", post(view::post_query))
+        .route("/api/dashboard/prop_keys", post(view::post_prop_keys))
+        .route("/api/dashboard/dropped", post(view::post_dropped))
+        .route("/api/dashboard/export.csv", get(view::get_export))
+        .route("/settings", get(settings::get_page))
+        .route(
+            "/api/dashboard/settings",
+            get(settings::get_settings).post(settings::post_settings),
+        )
+        // A shared link's read-only view: the same page and reads, for its one site.
+        .route(
+            "/share/{token}",
+            get(share::get_share).post(share::post_share),
+        )
+        .route("/api/share/me", get(view::get_link))
+        .route("/api/share/query", post(view::post_query))
+        .route("/api/share/prop_keys", post(view::post_prop_keys))
+        .route("/api/share/export.csv", get(view::get_export))
         .route("/assets/{file}", get(owner::get_asset))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             owner::same_origin,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(share::read_only_links));
     Router::new()
         .merge(ingest)
         .route("/script.js", get(script::get_script))

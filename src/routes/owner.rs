@@ -14,8 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use chrono::Duration;
 use footfall_dashboard::assets::{self, fill};
-use footfall_queries::stats::QueryError;
-use footfall_queries::{owners, sites};
+use footfall_queries::owners;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -25,17 +24,22 @@ use crate::auth::{self, Refusal, SESSION_DAYS};
 use crate::error::AppError;
 
 /// No script but the dashboard's own files, no framing, forms only to this server.
-const PAGE_POLICY: &str =
+pub(super) const PAGE_POLICY: &str =
     "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const WRONG: &str = "Wrong name or password.";
 
 /// An HTML page with the headers every dashboard page gets.
-fn page(status: StatusCode, html: String) -> Response {
+pub(super) fn page(status: StatusCode, html: String) -> Response {
+    page_with_policy(status, html, PAGE_POLICY)
+}
+
+/// The same, under another Content-Security-Policy (a shared view that may be framed).
+pub(super) fn page_with_policy(status: StatusCode, html: String, policy: &'static str) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     for (name, value) in [
         (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-        (header::CONTENT_SECURITY_POLICY, PAGE_POLICY),
+        (header::CONTENT_SECURITY_POLICY, policy),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
@@ -46,7 +50,7 @@ fn page(status: StatusCode, html: String) -> Response {
 }
 
 /// An owner's data: never kept by a cache.
-fn private(mut response: Response) -> Response {
+pub(super) fn private(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -58,7 +62,7 @@ fn login_page(status: StatusCode, message: &str) -> Response {
 }
 
 /// Whether owners reach the server over https (then the cookie is `Secure` and `__Host-`).
-fn secure(app: &App) -> bool {
+pub(super) fn secure(app: &App) -> bool {
     app.settings.public_url.starts_with("https://")
 }
 
@@ -313,63 +317,25 @@ pub async fn post_setup(
     start_session(&app, name).await
 }
 
-/// `GET /api/dashboard/me`: the signed-in owner and their sites (no counting: it is on the
-/// path of every dashboard load).
+/// `GET /api/dashboard/me`: the signed-in owner and their sites, from the live registry (no
+/// store work: it is on the path of every dashboard load).
 pub async fn get_me(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
     let owner = signed_in(&app, &headers)
         .await?
         .ok_or_else(|| AppError::Unauthorized("sign in at /login".into()))?;
-    let mut all: Vec<(String, String, bool)> = app
-        .settings
-        .sites
+    let sites: Vec<Value> = app
+        .collector
+        .sites()
+        .all()
         .iter()
-        .map(|s| (s.domain.to_string(), s.timezone.clone(), s.public.enabled))
+        .map(|site| {
+            let s = &site.settings;
+            json!({"domain": s.domain.as_str(), "timezone": s.timezone,
+                "public_counters": s.public.enabled})
+        })
         .collect();
-    let from_file: Vec<String> = all.iter().map(|s| s.0.clone()).collect();
-    let rows = blocking(&app, move |conn| {
-        for (domain, timezone, public) in sites::registered(conn)? {
-            if !from_file.contains(&domain) {
-                all.push((domain, timezone, public));
-            }
-        }
-        Ok::<_, QueryError>(
-            all.into_iter()
-                .map(|(domain, timezone, public)| {
-                    json!({"domain": domain, "timezone": timezone, "public_counters": public})
-                })
-                .collect::<Vec<_>>(),
-        )
-    })
-    .await?;
     Ok(private(
-        Json(json!({"owner": owner, "sites": Value::Array(rows)})).into_response(),
-    ))
-}
-
-/// `POST /api/dashboard/query`: a Stats API request (the v2 shape) for any registered site, for
-/// a signed-in owner. The dashboard's panels are all made of these.
-pub async fn post_query(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<Response, AppError> {
-    signed_in(&app, &headers)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("sign in at /login".into()))?;
-    let json: Value = serde_json::from_slice(&body)
-        .map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
-    let site_id = json
-        .get("site_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| AppError::BadRequest("site_id is required".into()))?
-        .to_owned();
-    let site = footfall_collector::SiteDomain::parse(&site_id)
-        .ok()
-        .and_then(|d| app.collector.sites().get(&d))
-        .ok_or_else(|| AppError::NotFound(format!("{site_id} is not a registered site")))?;
-    let tz = site.settings.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
-    Ok(private(
-        Json(super::stats::answer(&app, json, &site_id, tz).await?).into_response(),
+        Json(json!({"owner": owner, "sites": sites})).into_response(),
     ))
 }
 
@@ -381,32 +347,15 @@ pub async fn get_asset(
     use std::sync::LazyLock;
 
     use crate::assets::Asset;
-    static APP_JS: LazyLock<Asset> = LazyLock::new(|| {
-        Asset::hashed(
-            assets::APP_JS.as_bytes(),
-            "text/javascript; charset=utf-8",
-            "no-cache",
-        )
+    static FILES: LazyLock<Vec<(&str, Asset)>> = LazyLock::new(|| {
+        assets::FILES
+            .iter()
+            .map(|(name, kind, body)| (*name, Asset::hashed(body.as_bytes(), kind, "no-cache")))
+            .collect()
     });
-    static CHART_JS: LazyLock<Asset> = LazyLock::new(|| {
-        Asset::hashed(
-            assets::CHART_JS.as_bytes(),
-            "text/javascript; charset=utf-8",
-            "no-cache",
-        )
-    });
-    static STYLE_CSS: LazyLock<Asset> = LazyLock::new(|| {
-        Asset::hashed(
-            assets::STYLE_CSS.as_bytes(),
-            "text/css; charset=utf-8",
-            "no-cache",
-        )
-    });
-    let found = match file.as_str() {
-        "app.js" => &*APP_JS,
-        "chart.js" => &*CHART_JS,
-        "style.css" => &*STYLE_CSS,
-        _ => return Err(AppError::NotFound(format!("no asset {file:?}"))),
-    };
+    let (_, found) = FILES
+        .iter()
+        .find(|(name, _)| *name == file)
+        .ok_or_else(|| AppError::NotFound(format!("no asset {file:?}")))?;
     Ok(found.respond(&headers))
 }

@@ -1,0 +1,214 @@
+//! Shared links: `/share/TOKEN` shows one site's dashboard read-only to whoever has the link
+//! (with `?embed=true`, framed in another site's page). A link with a password asks for it
+//! first and then remembers it in a cookie made from the token and the password's hash, so
+//! changing or revoking the link ends it. A request that carries a link's token reaches the
+//! shared view's routes only: [`read_only_links`] refuses every other with 403.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use footfall_dashboard::assets::{self, fill};
+use footfall_queries::shares::OpenLink;
+use serde::Deserialize;
+
+use super::owner::{page_with_policy, secure, PAGE_POLICY};
+use super::view::{carries_link, open_link};
+use crate::app::App;
+use crate::auth;
+use crate::error::AppError;
+
+/// A shared view may be framed by any site when it asks for `embed=true`: it changes nothing.
+const EMBED_POLICY: &str = "default-src 'self'; base-uri 'none'; form-action 'self'";
+/// How long a link's password is remembered.
+const UNLOCK_DAYS: i64 = 30;
+
+#[derive(Deserialize)]
+pub struct Shown {
+    #[serde(default)]
+    embed: Option<String>,
+}
+
+impl Shown {
+    fn embedded(&self) -> bool {
+        self.embed.as_deref() == Some("true")
+    }
+}
+
+fn cookie_name(link: &OpenLink) -> String {
+    format!("footfall_share_{}", link.id)
+}
+
+/// What the cookie of an unlocked link holds: only someone who knows the token and the stored
+/// password hash can make it, and a new password makes a new one.
+fn unlock_value(token: &str, password_hash: &str) -> String {
+    blake3::keyed_hash(
+        blake3::hash(token.as_bytes()).as_bytes(),
+        password_hash.as_bytes(),
+    )
+    .to_hex()
+    .to_string()
+}
+
+/// Whether the request may see the link's site: it has no password, or it carries the cookie
+/// its password gave.
+pub fn unlocked(headers: &HeaderMap, token: &str, link: &OpenLink) -> bool {
+    let Some(hash) = &link.password_hash else {
+        return true;
+    };
+    let expected = unlock_value(token, hash);
+    auth::session_token(headers, &cookie_name(link))
+        .is_some_and(|value| blake3::hash(value.as_bytes()) == blake3::hash(expected.as_bytes()))
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("this shared link does not exist or was revoked".into())
+}
+
+fn password_page(status: StatusCode, shown: &Shown, message: &str) -> Response {
+    page_with_policy(
+        status,
+        fill(
+            assets::SHARE_HTML,
+            &[
+                ("embed", if shown.embedded() { "true" } else { "" }),
+                ("message", message),
+            ],
+        ),
+        if shown.embedded() {
+            EMBED_POLICY
+        } else {
+            PAGE_POLICY
+        },
+    )
+}
+
+/// `GET /share/TOKEN`: the dashboard, read-only, or the link's password form.
+pub async fn get_share(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    Query(shown): Query<Shown>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let link = open_link(&app, &token).await?.ok_or_else(not_found)?;
+    if !unlocked(&headers, &token, &link) {
+        return Ok(password_page(StatusCode::OK, &shown, ""));
+    }
+    let policy = if shown.embedded() {
+        EMBED_POLICY
+    } else {
+        PAGE_POLICY
+    };
+    Ok(page_with_policy(
+        StatusCode::OK,
+        assets::INDEX_HTML.to_owned(),
+        policy,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct Unlock {
+    password: String,
+    #[serde(default)]
+    embed: String,
+}
+
+/// `POST /share/TOKEN`: the link's password. Failures count against the client's address as
+/// sign-ins do, and against the link as against an owner's name.
+pub async fn post_share(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Unlock>,
+) -> Result<Response, AppError> {
+    let link = open_link(&app, &token).await?.ok_or_else(not_found)?;
+    let shown = Shown {
+        embed: Some(form.embed.clone()),
+    };
+    let Some(hash) = link.password_hash.clone() else {
+        return Ok(Redirect::to(&format!("/share/{token}")).into_response());
+    };
+    let address = app.settings.client_ip.client_ip(peer.ip(), &headers);
+    let attempt = match app
+        .login_limits
+        .attempt(address, &format!("share:{}", link.id))
+    {
+        Ok(attempt) => attempt,
+        Err(refusal) => {
+            let wait = refusal.wait();
+            let mut response = password_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &shown,
+                &format!(
+                    "Too many wrong passwords: try again in {} seconds.",
+                    wait.as_secs().max(1)
+                ),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            );
+            return Ok(response);
+        }
+    };
+    let Ok(_permit) = app.password_checks.clone().try_acquire_owned() else {
+        return Err(AppError::Unavailable {
+            reason: "too many password checks at once: try again in a second".into(),
+            retry_after_secs: 1,
+        });
+    };
+    let password = form.password;
+    let stored = hash.clone();
+    let matches =
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, Some(&stored)))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("password check failed: {e}")))?;
+    if !matches {
+        app.login_limits.failed(attempt);
+        return Ok(password_page(
+            StatusCode::UNAUTHORIZED,
+            &shown,
+            "Wrong password.",
+        ));
+    }
+    app.login_limits.succeeded(attempt);
+    let target = if shown.embedded() {
+        format!("/share/{token}?embed=true")
+    } else {
+        format!("/share/{token}")
+    };
+    let mut response = Redirect::to(&target).into_response();
+    // Lax, not Strict: a link is opened from mail and chats, which are other sites.
+    let cookie = format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        cookie_name(&link),
+        unlock_value(&token, &hash),
+        UNLOCK_DAYS * 86_400,
+        if secure(&app) { "; Secure" } else { "" }
+    );
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("hex and fixed text"),
+    );
+    Ok(response)
+}
+
+/// Keeps a shared link's token to the shared view: a request carrying one (the header the view's
+/// fetches send, or `share=` in a download's URL) gets 403 anywhere else, whatever else it
+/// carries, so a link can never reach a route that changes something.
+pub async fn read_only_links(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let shared_view = path.starts_with("/api/share/")
+        || path.starts_with("/share/")
+        || path.starts_with("/assets/");
+    if !shared_view && carries_link(request.headers(), request.uri().query()) {
+        return AppError::Forbidden("a shared link is read-only: it cannot reach this".into())
+            .into_response();
+    }
+    next.run(request).await
+}
