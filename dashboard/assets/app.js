@@ -1,7 +1,10 @@
-// The owner's dashboard. Its whole state (site, period, filters) is in the URL, so a view can be
-// bookmarked and shared; every number comes from POST /api/dashboard/query, the Stats API's
-// engine. Every value from the server is set with textContent, never parsed as HTML.
+// The dashboard, for a signed-in owner at / and read-only for a shared link at /share/TOKEN.
+// The whole view (site, period, comparison, buckets, filters, tabs) is in the URL, so it can be
+// bookmarked; every number comes from the Stats API's engine (POST …/query). Every value from
+// the server is set with textContent or setAttribute, never parsed as HTML.
 import { drawChart } from "./chart.js";
+import { dateRange, bounds, interval, intervals, isCustom, spanDays, today, INTERVALS } from "./period.js";
+import { duration, element, filterName, setupPanels } from "./panels.js";
 
 const TOP_LINE = [
   ["visitors", "Visitors"],
@@ -11,21 +14,53 @@ const TOP_LINE = [
   ["bounce_rate", "Bounce rate", (v) => `${v}%`],
   ["visit_duration", "Visit duration", duration],
 ];
-// [dimension, panel title, column name]
-const PANELS = [
-  ["event:page", "Top pages", "Page"],
-  ["visit:entry_page", "Entry pages", "Page"],
-  ["visit:source", "Sources", "Source"],
-  ["visit:channel", "Channels", "Channel"],
-  ["visit:country_name", "Countries", "Country"],
-  ["visit:browser", "Browsers", "Browser"],
-  ["visit:os", "Operating systems", "System"],
-  ["visit:device", "Devices", "Device"],
-];
+const METRICS = { visitors: "Visitors", pageviews: "Pageviews" };
 
-function duration(seconds) {
-  const m = Math.floor(seconds / 60);
-  return m > 0 ? `${m}m ${Math.round(seconds % 60)}s` : `${Math.round(seconds)}s`;
+// On a shared link, the token is in the path and goes with every request in a header.
+const share = location.pathname.startsWith("/share/")
+  ? decodeURIComponent(location.pathname.slice("/share/".length).split("/")[0])
+  : null;
+const API = share ? "/api/share" : "/api/dashboard";
+const $ = (id) => document.getElementById(id);
+
+/// Refused requests stop the page: to the sign-in page, or a message on a shared link.
+class Refused extends Error {}
+
+async function call(path, init = {}) {
+  const headers = { accept: "application/json", ...init.headers };
+  if (share) headers["x-footfall-share"] = share;
+  const answer = await fetch(`${API}/${path}`, { ...init, headers });
+  if (share && (answer.status === 401 || answer.status === 403 || answer.status === 404)) {
+    notice("This shared link has been revoked, or needs its password again: open the link again, "
+      + "or ask the site's owner for a new one.");
+    throw new Refused(`${path}: ${answer.status}`);
+  }
+  if (!share && answer.status === 401) {
+    location.assign("/login");
+    throw new Refused(`${path}: 401`);
+  }
+  if (!answer.ok) throw new Error(`${path} failed: ${answer.status}`);
+  return answer.json();
+}
+
+const post = (path, body) =>
+  call(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+/// A message above the dashboard; `final` hides the dashboard, which has nothing to show.
+function notice(text, final = true) {
+  $("notice").textContent = text;
+  $("notice").hidden = false;
+  if (!final) return;
+  $("notice").dataset.final = "";
+  for (const part of document.querySelectorAll(".view")) part.hidden = true;
+}
+
+/// A CSV download of a Stats query (the server runs it again, with up to 10,000 rows).
+function exportHref(query, name) {
+  const params = new URLSearchParams(share ? { share } : {});
+  params.set("q", JSON.stringify(query));
+  params.set("name", name);
+  return `${API}/export.csv?${params}`;
 }
 
 function state() {
@@ -34,114 +69,206 @@ function state() {
     const cut = f.indexOf("|");
     return [f.slice(0, cut), f.slice(cut + 1)];
   }).filter(([dimension]) => dimension);
-  const compare = params.get("compare") || "";
-  return { site: params.get("site") || "", period: params.get("period") || "day", compare, filters };
+  const tabs = {};
+  for (const [key, value] of params) if (key.startsWith("tab_")) tabs[key.slice(4)] = value;
+  return {
+    site: share ? sites[0]?.domain ?? "" : params.get("site") || "",
+    period: params.get("period") || "day",
+    compare: params.get("compare") || "",
+    interval: params.get("interval") || "",
+    metric: params.get("metric") in METRICS ? params.get("metric") : "visitors",
+    filters,
+    tabs,
+    prop: params.get("prop") || "",
+    embed: params.get("embed") === "true",
+  };
+}
+
+function address(next) {
+  const params = new URLSearchParams();
+  if (!share) params.set("site", next.site);
+  params.set("period", next.period);
+  if (next.compare) params.set("compare", next.compare);
+  if (next.interval) params.set("interval", next.interval);
+  if (next.metric !== "visitors") params.set("metric", next.metric);
+  for (const [dimension, value] of next.filters) params.append("f", `${dimension}|${value}`);
+  for (const [panel, tab] of Object.entries(next.tabs)) params.set(`tab_${panel}`, tab);
+  if (next.prop) params.set("prop", next.prop);
+  if (next.embed) params.set("embed", "true");
+  return `${location.pathname}?${params}`;
 }
 
 function go(next) {
-  const params = new URLSearchParams();
-  params.set("site", next.site);
-  params.set("period", next.period);
-  if (next.compare) params.set("compare", next.compare);
-  for (const [dimension, value] of next.filters) params.append("f", `${dimension}|${value}`);
-  history.pushState(null, "", `/?${params}`);
-  render();
+  history.pushState(null, "", address(next));
+  render().catch(failed);
 }
 
-async function query(body) {
-  const answer = await fetch("/api/dashboard/query", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (answer.status === 401) location.assign("/login");
-  if (!answer.ok) throw new Error(`query failed: ${answer.status}`);
-  return answer.json();
+/// A tab or a prop changes one panel only: the URL keeps it, nothing else is asked again.
+function goPanel(next, panel) {
+  history.replaceState(null, "", address(next));
+  panels.load(panel, view(state()));
 }
 
-function element(tag, text, attributes = {}) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
-  return node;
+function failed(error) {
+  if (error instanceof Refused) return;
+  notice(`Could not load the dashboard: ${error.message}`, false);
 }
 
 let sites = [];
+let panels;
+let rendering = 0;
+
+const timezone = (site) => sites.find((s) => s.domain === site)?.timezone || "UTC";
+
+/// What every query of a render shares.
+function view(now) {
+  if (!now.site && sites.length) now.site = sites[0].domain;
+  const day = today(timezone(now.site));
+  const filters = now.filters.map(([dimension, value]) => ["is", dimension, [value]]);
+  const days = spanDays(now.period, day);
+  return { now, day, days, site: now.site, range: dateRange(now.period, day), filters, interval: interval(now.interval, days) };
+}
 
 async function start() {
-  const answer = await fetch("/api/dashboard/me", { headers: { accept: "application/json" } });
-  if (answer.status === 401) return location.assign("/login");
-  const me = await answer.json();
-  document.getElementById("owner").textContent = `Signed in as ${me.owner}`;
-  sites = me.sites;
-  const select = document.getElementById("site");
-  for (const site of sites) select.append(element("option", site.domain, { value: site.domain }));
-  document.getElementById("empty").hidden = sites.length > 0;
-  select.addEventListener("change", () => go({ ...state(), site: select.value, filters: [] }));
-  document.getElementById("period").addEventListener("change", (e) => go({ ...state(), period: e.target.value }));
-  document.getElementById("compare").addEventListener("change", (e) => go({ ...state(), compare: e.target.value }));
+  if (share) {
+    const me = await call("me");
+    sites = [me.site];
+    $("title").textContent = me.site.domain;
+    $("label").textContent = me.label ?? "";
+    if (state().embed) {
+      document.body.classList.add("embed");
+      $("top").hidden = true;
+    }
+  } else {
+    const me = await call("me");
+    $("owner").textContent = `Signed in as ${me.owner}`;
+    sites = me.sites;
+    for (const part of document.querySelectorAll(".owner-only")) part.hidden = false;
+    const select = $("site");
+    for (const site of sites) select.append(element("option", site.domain, { value: site.domain }));
+    $("empty").hidden = sites.length > 0;
+    select.addEventListener("change", () => go({ ...state(), site: select.value, filters: [], prop: "" }));
+  }
+  panels = setupPanels($("panels"), {
+    share: Boolean(share),
+    post,
+    exportHref,
+    settingsHref: () => `/settings?site=${encodeURIComponent(view(state()).site)}`,
+    pick(added) {
+      const now = state();
+      const fresh = added.filter(([d, v]) => !now.filters.some(([fd, fv]) => fd === d && fv === v));
+      if (fresh.length) go({ ...now, filters: [...now.filters, ...fresh] });
+    },
+    selectTab: (panel, tab) => {
+      const now = state();
+      if ((now.tabs[panel] ?? "") !== tab) goPanel({ ...now, tabs: { ...now.tabs, [panel]: tab } }, panel);
+    },
+    selectProp: (key) => goPanel({ ...state(), prop: key }, "goals"),
+  });
+  $("period").addEventListener("change", (e) => {
+    if (e.target.value === "custom") return showCustom(true);
+    showCustom(false);
+    go({ ...state(), period: e.target.value, interval: "" });
+  });
+  $("custom").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const [from, to] = [$("from").value, $("to").value].sort();
+    if (from && to) go({ ...state(), period: `${from},${to}`, interval: "" });
+  });
+  $("compare").addEventListener("change", (e) => go({ ...state(), compare: e.target.value }));
+  $("interval").addEventListener("change", (e) => go({ ...state(), interval: e.target.value }));
+  $("metric").addEventListener("change", (e) => go({ ...state(), metric: e.target.value }));
   // Current visitors, refreshed without reloading.
   setInterval(async () => {
-    const now = state();
-    const site = now.site || sites[0]?.domain;
+    const site = view(state()).site;
     if (!site || document.hidden) return;
-    const live = await query({ site_id: site, date_range: "realtime", metrics: ["visitors"] });
+    const live = await post("query", { site_id: site, date_range: "realtime", metrics: ["visitors"] }).catch(() => null);
     const shown = document.querySelector('[data-metric="current_visitors"] dd');
-    if (shown) shown.textContent = Number(live.results[0]?.metrics[0] ?? 0).toLocaleString();
+    if (live && shown) shown.textContent = Number(live.results[0]?.metrics[0] ?? 0).toLocaleString();
   }, 30_000);
-  addEventListener("popstate", render);
+  addEventListener("popstate", () => render().catch(failed));
   await render();
 }
 
+/// The custom range's form, filled with the period shown.
+function showCustom(open) {
+  const form = $("custom");
+  form.hidden = !open;
+  if (!open) return;
+  const { now, day } = view(state());
+  const [from, to] = bounds(now.period, day) ?? [day, day];
+  $("from").value = from;
+  $("to").value = to;
+  $("from").max = $("to").max = day;
+  $("from").focus();
+}
+
 async function render() {
-  const now = state();
-  if (!now.site && sites.length) now.site = sites[0].domain;
+  const run = ++rendering;
+  delete document.body.dataset.loaded;
+  if (!("final" in $("notice").dataset)) $("notice").hidden = true;
+  const v = view(state());
+  const { now } = v;
   if (!now.site) return;
-  document.getElementById("site").value = now.site;
-  const periods = document.getElementById("period");
-  if (![...periods.options].some((o) => o.value === now.period)) {
-    periods.append(element("option", now.period.replace(",", " – "), { value: now.period }));
-  }
-  periods.value = now.period;
-  document.getElementById("compare").value = now.compare;
-  const include = now.compare ? { comparisons: { mode: now.compare } } : {};
-  const filters = now.filters.map(([dimension, value]) => ["is", dimension, [value]]);
-  // A custom range is "from,to" in the URL, dates both included.
-  const custom = now.period.includes(",") ? now.period.split(",") : null;
-  const base = { site_id: now.site, date_range: custom ?? now.period, filters };
+  drawControls(v);
   drawFilters(now);
-  const bucket = now.period === "day" ? "time:hour" : ["6mo", "12mo", "year", "all"].includes(now.period) ? "time:month" : "time:day";
+  const include = now.compare ? { comparisons: { mode: now.compare } } : {};
+  const base = { site_id: now.site, date_range: v.range, filters: v.filters };
   const started = performance.now();
   // As in Plausible, views per visit has no meaning for a filter on single events (a page).
   const byEvent = now.filters.some(([dimension]) => dimension.startsWith("event:"));
   const shown = TOP_LINE.filter(([m]) => !(byEvent && m === "views_per_visit")).map(([m]) => m);
-  const [top, live, series, ...panels] = await Promise.all([
-    query({ ...base, metrics: shown, include }),
-    query({ site_id: now.site, date_range: "realtime", metrics: ["visitors"] }),
-    query({ ...base, metrics: ["visitors"], dimensions: [bucket], include: { ...include, time_labels: true } }),
-    ...PANELS.map(([dimension]) =>
-      query({ ...base, metrics: ["visitors"], dimensions: [dimension], pagination: { limit: 10 } }),
-    ),
+  const bucket = `time:${v.interval}`;
+  $("export-range").href = exportHref({ ...base, metrics: shown, dimensions: [bucket], pagination: { limit: 10000 } }, "range");
+  const [top, live, series] = await Promise.all([
+    post("query", { ...base, metrics: shown, include }),
+    post("query", { site_id: now.site, date_range: "realtime", metrics: ["visitors"] }),
+    post("query", { ...base, metrics: [now.metric], dimensions: [bucket], include: { ...include, time_labels: true } }),
+    panels.loadAll(v),
   ]);
+  if (run !== rendering) return;
   const row = top.results[0];
   const values = Object.fromEntries(shown.map((m, i) => [m, row?.metrics[i] ?? 0]));
-  const changes = row?.comparison
-    ? Object.fromEntries(shown.map((m, i) => [m, row.comparison.change[i]]))
-    : {};
+  const changes = row?.comparison ? Object.fromEntries(shown.map((m, i) => [m, row.comparison.change[i]])) : {};
   drawTopLine(values, changes, live.results[0]?.metrics[0] ?? 0);
-  drawChart(document.getElementById("chart"), series, "Visitors");
-  drawPanels(now, panels);
+  const figure = $("chart");
+  drawChart(figure, series, METRICS[now.metric], v.interval);
+  figure.dataset.interval = v.interval;
+  figure.dataset.metric = now.metric;
   document.body.dataset.renderMs = String(Math.round(performance.now() - started));
   document.body.dataset.loaded = `${now.site} ${now.period} ${now.filters.length}${now.compare ? ` ${now.compare}` : ""}`;
 }
 
+function drawControls({ now, days, interval: chosen }) {
+  if (!share) {
+    $("site").value = now.site;
+    $("settings").href = `/settings?site=${encodeURIComponent(now.site)}`;
+  }
+  const periods = $("period");
+  periods.querySelector("option[data-range]")?.remove();
+  if (isCustom(now.period)) {
+    periods.append(element("option", now.period.replace(",", " – "), { value: now.period, "data-range": "" }));
+  } else if (![...periods.options].some((o) => o.value === now.period)) {
+    periods.append(element("option", now.period, { value: now.period, "data-range": "" }));
+  }
+  periods.value = now.period;
+  $("compare").value = now.compare;
+  $("metric").value = now.metric;
+  const offered = intervals(days);
+  $("interval").replaceChildren(
+    ...INTERVALS.filter(([id]) => offered.includes(id) || id === chosen)
+      .map(([id, label]) => element("option", label, { value: id })),
+  );
+  $("interval").value = chosen;
+}
+
 function drawFilters(now) {
-  const list = document.getElementById("filters");
+  const list = $("filters");
   list.replaceChildren();
   now.filters.forEach(([dimension, value], i) => {
-    const name = PANELS.find(([d]) => d === dimension)?.[1] ?? dimension;
+    const text = `${filterName(dimension)} is ${value === "" ? "(none)" : value}`;
     const chip = element("li");
-    const remove = element("button", `${name} is ${value} ✕`, { type: "button", class: "chip", "aria-label": `Remove filter ${name} is ${value}` });
+    const remove = element("button", `${text} ✕`, { type: "button", class: "chip", "aria-label": `Remove filter ${text}` });
     remove.addEventListener("click", () => go({ ...now, filters: now.filters.filter((_, j) => j !== i) }));
     chip.append(remove);
     list.append(chip);
@@ -149,7 +276,7 @@ function drawFilters(now) {
 }
 
 function drawTopLine(values, changes, live) {
-  const list = document.getElementById("topline");
+  const list = $("topline");
   list.replaceChildren();
   const add = (label, text, key, change) => {
     const item = element("div", undefined, { "data-metric": key });
@@ -171,33 +298,4 @@ function drawTopLine(values, changes, live) {
   }
 }
 
-function drawPanels(now, answers) {
-  const container = document.getElementById("panels");
-  container.replaceChildren();
-  PANELS.forEach(([dimension, title, column], i) => {
-    const panel = element("section", undefined, { class: "panel", "data-dimension": dimension });
-    panel.append(element("h2", title));
-    const table = element("table");
-    const head = table.createTHead().insertRow();
-    head.append(element("th", column, { scope: "col" }), element("th", "Visitors", { scope: "col" }));
-    const body = table.createTBody();
-    for (const row of answers[i].results) {
-      const value = row.dimensions[0];
-      const tr = body.insertRow();
-      const cell = tr.insertCell();
-      const pick = element("button", value === "" ? "(none)" : value, { type: "button", class: "plain" });
-      pick.addEventListener("click", () => {
-        if (!now.filters.some(([d, v]) => d === dimension && v === value)) {
-          go({ ...now, filters: [...now.filters, [dimension, value]] });
-        }
-      });
-      cell.append(pick);
-      tr.insertCell().textContent = Number(row.metrics[0]).toLocaleString();
-    }
-    if (!answers[i].results.length) panel.append(element("p", "Nothing yet", { class: "muted" }));
-    else panel.append(table);
-    container.append(panel);
-  });
-}
-
-start();
+start().catch(failed);
