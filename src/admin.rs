@@ -316,11 +316,8 @@ fn run(
             if !sites::add(&conn, domain.as_str(), &timezone, *public_counters)? {
                 return Ok(Outcome::ok(format!("{domain} is already registered")));
             }
+            refresh_live(&conn, live, &domain)?;
             if let Some(live) = live {
-                let mut site = SiteSettings::new(domain.clone());
-                site.timezone = timezone.clone();
-                site.public.enabled = *public_counters;
-                live.sites.insert(Site::new(site)?);
                 // Events of an earlier registration may be in the store, in another zone.
                 live.counters.forget(domain.as_str());
                 if *public_counters {
@@ -351,12 +348,9 @@ fn run(
                     "{domain} is not a registered site (footfall site add {domain})"
                 )));
             }
+            // From the row, so a change made at the same moment is not undone in memory.
+            refresh_live(&conn, live, &domain)?;
             if let Some(live) = live {
-                if let Some(current) = live.sites.get(&domain) {
-                    let mut site = current.settings.clone();
-                    site.public.enabled = *enabled;
-                    live.sites.insert(Site::new(site)?);
-                }
                 if *enabled {
                     live.counters.request_load(domain.as_str());
                 } else {
@@ -502,6 +496,14 @@ fn run(
                 Ok(domain) => domain,
                 Err(message) => return Ok(Outcome::failed(message)),
             };
+            let hex = |text: &str, len: usize| {
+                text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
+            };
+            if !hex(id, 8) || !hex(token_hash, 64) {
+                return Ok(Outcome::failed(
+                    "a link arrives as an 8-digit hex id and its token's 64-digit hex hash",
+                ));
+            }
             let label = label.trim();
             if label.chars().count() > 100 || label.chars().any(char::is_control) {
                 return Ok(Outcome::failed(

@@ -175,7 +175,7 @@ impl Default for LoginLimits {
 }
 
 /// The network an address counts under: itself for IPv4, its /64 for IPv6.
-fn network(address: IpAddr) -> IpAddr {
+pub fn network(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
         IpAddr::V6(v6) => {

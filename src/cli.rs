@@ -43,6 +43,9 @@ pub enum Command {
     /// Manage the owners who may sign in to the dashboard.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the secret links that show one site's dashboard read-only.
+    #[command(subcommand)]
+    Share(ShareCommand),
     /// Show how many events were not recorded, and why.
     Dropped {
         /// How many days back, today included.
@@ -137,6 +140,21 @@ pub enum SiteCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Change the time zone of a site added with `site add`.
+    Timezone { domain: String, timezone: String },
+    /// Replace the rules of a site added with `site add` (no option clears them all).
+    Rules {
+        domain: String,
+        /// A path glob never recorded; repeat for several.
+        #[arg(long = "exclude-path", value_name = "PATTERN")]
+        exclude_paths: Vec<String>,
+        /// A client address or CIDR network never recorded; repeat for several.
+        #[arg(long = "exclude-ip", value_name = "NETWORK")]
+        exclude_ips: Vec<String>,
+        /// A path glob whose public counts are never shown; repeat for several.
+        #[arg(long = "hidden-path", value_name = "PATTERN")]
+        hidden_paths: Vec<String>,
+    },
     /// List the registered sites.
     List,
     /// Stop recording a site. Its events are kept unless --purge is given.
@@ -145,5 +163,32 @@ pub enum SiteCommand {
         /// Also delete every recorded event of the site.
         #[arg(long)]
         purge: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareCommand {
+    /// Make a link to a read-only view of the site. Its address is printed once.
+    Add {
+        #[arg(long = "site", value_name = "DOMAIN")]
+        site: String,
+        /// What the link is for, as the settings list it.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Ask for a password the link's visitors must give (read from a prompt or stdin).
+        #[arg(long)]
+        password: bool,
+    },
+    /// List a site's links (their ids and labels, never their addresses).
+    List {
+        #[arg(long = "site", value_name = "DOMAIN")]
+        site: String,
+    },
+    /// Revoke a link at once.
+    Revoke {
+        #[arg(long = "site", value_name = "DOMAIN")]
+        site: String,
+        /// The link's id, as `share list` shows it.
+        id: String,
     },
 }

@@ -5,7 +5,9 @@ use anyhow::Context;
 use clap::Parser;
 use footfall::admin::{self, Command as AdminCommand};
 use footfall::app::App;
-use footfall::cli::{Cli, Command, GoalCommand, KeyCommand, SiteCommand, UserCommand};
+use footfall::cli::{
+    Cli, Command, GoalCommand, KeyCommand, ShareCommand, SiteCommand, UserCommand,
+};
 use footfall::config::{self, Overrides, Settings};
 use footfall::server;
 use footfall_queries::{Store, StoreError};
@@ -32,6 +34,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     for var in ignored {
         tracing::warn!("ignoring environment variable {var}: it names no setting");
     }
+    // A new shared link's address: printed once, only its hash is kept.
+    let mut link = None;
     let command = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => return serve(settings),
         Command::Site(SiteCommand::Add {
@@ -48,6 +52,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             enabled: state == "on",
         },
         Command::Site(SiteCommand::List) => AdminCommand::SiteList,
+        Command::Site(SiteCommand::Timezone { domain, timezone }) => {
+            AdminCommand::SiteTimezone { domain, timezone }
+        }
+        Command::Site(SiteCommand::Rules {
+            domain,
+            exclude_paths,
+            exclude_ips,
+            hidden_paths,
+        }) => AdminCommand::SiteRules {
+            domain,
+            exclude_paths,
+            exclude_ips,
+            hidden_paths,
+        },
+        Command::Share(ShareCommand::Add {
+            site,
+            label,
+            password,
+        }) => {
+            let token = footfall::auth::new_token();
+            link = Some(format!(
+                "{}/share/{token}",
+                if settings.public_url.is_empty() {
+                    "https://YOUR-FOOTFALL-HOST"
+                } else {
+                    settings.public_url.trim_end_matches('/')
+                }
+            ));
+            AdminCommand::ShareAdd {
+                site,
+                id: token[..8].to_owned(),
+                token_hash: footfall::auth::token_hash(&token),
+                label,
+                password_hash: if password {
+                    Some(hashed_password("link password")?)
+                } else {
+                    None
+                },
+            }
+        }
+        Command::Share(ShareCommand::List { site }) => AdminCommand::ShareList { site },
+        Command::Share(ShareCommand::Revoke { site, id }) => AdminCommand::ShareRevoke { site, id },
         Command::Site(SiteCommand::Remove { domain, purge }) => {
             AdminCommand::SiteRemove { domain, purge }
         }
@@ -98,6 +144,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     if outcome.ok {
         println!("{}", outcome.message);
+        if let Some(link) = link {
+            println!(
+                "{link}\nThis is the only time the address is shown; add ?embed=true to frame it."
+            );
+        }
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("footfall: {}", outcome.message);
@@ -105,13 +156,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Reads a new owner's password and returns its hash.
+fn new_password(name: &str) -> anyhow::Result<String> {
+    footfall::auth::check_name(name)?;
+    hashed_password(&format!("password for {name}"))
+}
+
 /// Reads a new password (a prompt twice on a terminal, else one line of standard input) and
 /// returns its hash: the password itself goes nowhere.
-fn new_password(name: &str) -> anyhow::Result<String> {
+fn hashed_password(prompt: &str) -> anyhow::Result<String> {
     use std::io::{BufRead, IsTerminal};
-    footfall::auth::check_name(name)?;
     let password = if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password(format!("password for {name}: "))?;
+        let first = rpassword::prompt_password(format!("{prompt}: "))?;
         let again = rpassword::prompt_password("again: ")?;
         anyhow::ensure!(first == again, "the two passwords differ");
         first

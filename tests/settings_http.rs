@@ -597,3 +597,81 @@ async fn a_shared_link_reads_one_site_and_changes_nothing() {
         .unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_command_line_makes_lists_and_revokes_links() {
+    let server = Server::start(CONFIG);
+    let http = browser();
+    let data = server.data_dir();
+    let (ok, out, err) = cli(
+        &data,
+        &["share", "add", "--site", "example.com", "--label", "Board"],
+    );
+    assert!(ok, "{out}{err}");
+    let token = out.split("/share/").nth(1).expect("the address is printed")[..64].to_owned();
+    let about = http
+        .get(server.url("/api/share/me"))
+        .header(SHARE, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(about.status(), StatusCode::OK);
+    let (ok, out, _) = cli(&data, &["share", "list", "--site", "example.com"]);
+    assert!(
+        ok && out.contains(&token[..8]) && out.contains("active") && out.contains("Board"),
+        "{out}"
+    );
+    // A password, read from standard input.
+    let (ok, out, err) = cli_with_input(
+        &data,
+        &["share", "add", "--site", "example.com", "--password"],
+        "a long password\n",
+    );
+    assert!(ok, "{out}{err}");
+    let locked = out.split("/share/").nth(1).unwrap()[..64].to_owned();
+    let refused = http
+        .get(server.url("/api/share/me"))
+        .header(SHARE, &locked)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let (ok, out, _) = cli(
+        &data,
+        &["share", "revoke", "--site", "example.com", &token[..8]],
+    );
+    assert!(ok, "{out}");
+    let gone = http
+        .get(server.url("/api/share/me"))
+        .header(SHARE, &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
+    // Rules and time zones of the file's sites are the file's.
+    let (ok, _, err) = cli(&data, &["site", "timezone", "example.com", "Europe/Rome"]);
+    assert!(!ok && err.contains("config file"), "{err}");
+    let (ok, out, err) = cli(&data, &["site", "add", "cli.example"]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(
+        &data,
+        &[
+            "site",
+            "rules",
+            "cli.example",
+            "--exclude-ip",
+            "192.0.2.0/24",
+            "--hidden-path",
+            "/me/**",
+        ],
+    );
+    assert!(ok && out.contains("saved the rules"), "{out}{err}");
+    let (ok, _, err) = cli(
+        &data,
+        &["site", "rules", "cli.example", "--exclude-ip", "nope"],
+    );
+    assert!(
+        !ok && err.contains("\"nope\" is not an IP address"),
+        "{err}"
+    );
+}

@@ -4,7 +4,8 @@
 // the server is set with textContent or setAttribute, never parsed as HTML.
 import { drawChart } from "./chart.js";
 import { dateRange, bounds, interval, intervals, isCustom, spanDays, today, INTERVALS } from "./period.js";
-import { duration, element, filterName, setupPanels } from "./panels.js";
+import { $, element } from "./dom.js";
+import { duration, filterName, setupPanels } from "./panels.js";
 
 const TOP_LINE = [
   ["visitors", "Visitors"],
@@ -21,7 +22,6 @@ const share = location.pathname.startsWith("/share/")
   ? decodeURIComponent(location.pathname.slice("/share/".length).split("/")[0])
   : null;
 const API = share ? "/api/share" : "/api/dashboard";
-const $ = (id) => document.getElementById(id);
 
 /// Refused requests stop the page: to the sign-in page, or a message on a shared link.
 class Refused extends Error {}
@@ -76,7 +76,7 @@ function state() {
     period: params.get("period") || "day",
     compare: params.get("compare") || "",
     interval: params.get("interval") || "",
-    metric: params.get("metric") in METRICS ? params.get("metric") : "visitors",
+    metric: Object.hasOwn(METRICS, params.get("metric") ?? "") ? params.get("metric") : "visitors",
     filters,
     tabs,
     prop: params.get("prop") || "",
@@ -184,7 +184,8 @@ async function start() {
     if (!site || document.hidden) return;
     const live = await post("query", { site_id: site, date_range: "realtime", metrics: ["visitors"] }).catch(() => null);
     const shown = document.querySelector('[data-metric="current_visitors"] dd');
-    if (live && shown) shown.textContent = Number(live.results[0]?.metrics[0] ?? 0).toLocaleString();
+    // Not if another site is shown by now.
+    if (live && shown && view(state()).site === site) shown.textContent = Number(live.results[0]?.metrics[0] ?? 0).toLocaleString();
   }, 30_000);
   addEventListener("popstate", () => render().catch(failed));
   await render();

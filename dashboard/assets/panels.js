@@ -1,13 +1,7 @@
 // The breakdown panels. Each is a set of tabs over Stats API queries, of which only the selected
 // tab is asked for; its choice is kept in the URL (tab_PANEL=TAB). A click on a row filters the
 // whole dashboard by it; each panel links its rows as a CSV file. Server values are set as text.
-
-export function element(tag, text, attributes = {}) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
-  return node;
-}
+import { element } from "./dom.js";
 
 /// 65 seconds read "1m 5s"; no value (no engagement reported), "—".
 export function duration(seconds) {
@@ -28,7 +22,7 @@ const utm = (field) => ({
 // and filters added to the dashboard's.
 const PANELS = [
   { id: "pages", title: "Pages", tabs: [
-    { id: "top", label: "Top pages", dimensions: ["event:page"], metrics: ["visitors", "pageviews"], then: ["time_on_page"] },
+    { id: "top", label: "Top pages", dimensions: ["event:page"], metrics: ["visitors", "pageviews", "time_on_page"] },
     { id: "entry", label: "Entry pages", dimensions: ["visit:entry_page"] },
     { id: "exit", label: "Exit pages", dimensions: ["visit:exit_page"] },
   ] },
@@ -81,7 +75,7 @@ const NAMES = {
 /// A filter's dimension as a chip names it: "Exit page", "Property plan".
 export function filterName(dimension) {
   if (dimension.startsWith("event:props:")) return `Property ${dimension.slice("event:props:".length)}`;
-  return NAMES[dimension] ?? dimension;
+  return Object.hasOwn(NAMES, dimension) ? NAMES[dimension] : dimension;
 }
 
 /// The panels, drawn once into `container`; `ctx` holds what they need of the page:
@@ -167,25 +161,9 @@ export function setupPanels(container, ctx) {
           }
           content.push(propPicker(keys, key, ctx));
         }
-        let query = tabQuery(tab, view, key);
+        const query = tabQuery(tab, view, key);
         const answer = await ctx.post("query", query);
         if (part.load !== run) return;
-        if (tab.then && answer.results.length) {
-          // Time on page reads every engagement report: asked for the ten pages shown only, it
-          // costs a tenth of what it costs over every page of the period.
-          const shown = answer.results.map((r) => r.dimensions[0]);
-          const later = await ctx.post("query", {
-            ...query,
-            metrics: tab.then,
-            filters: [...query.filters, ["is", query.dimensions[0], shown]],
-          });
-          if (part.load !== run) return;
-          const found = new Map(later.results.map((r) => [r.dimensions[0], r.metrics]));
-          for (const row of answer.results) {
-            row.metrics.push(...(found.get(row.dimensions[0]) ?? tab.then.map(() => null)));
-          }
-          query = { ...query, metrics: [...query.metrics, ...tab.then] };
-        }
         content.push(answer.results.length ? table(tab, query, answer.results, view, ctx) : empty(tab, ctx));
         link.href = ctx.exportHref({ ...query, pagination: { limit: 10000 } }, key ? `${id}-${tab.id}-${key}` : `${id}-${tab.id}`);
         linkName.textContent = ` of ${key ? `property ${key}` : tab.label}`;

@@ -2,14 +2,7 @@
 // links, and adding or removing sites. Every change is one POST /api/dashboard/settings, which
 // runs the same command as the command line. Server values are set with textContent only.
 
-const $ = (id) => document.getElementById(id);
-
-function element(tag, text, attributes = {}) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
-  return node;
-}
+import { $, element } from "./dom.js";
 
 function say(text, bad = false) {
   const status = $("status");
@@ -37,8 +30,9 @@ async function call(method, path, body) {
 async function change(body, then) {
   try {
     const done = await call("POST", "/api/dashboard/settings", body);
-    await show(body.domain ?? body.site);
+    // First what the change made (a new link's address is shown once), then the site as it is.
     if (then) then(done);
+    await show(body.domain ?? body.site);
     say(done.message);
     return done;
   } catch (e) {
@@ -49,10 +43,14 @@ async function change(body, then) {
 
 const lines = (text) => text.split("\n").map((l) => l.trim()).filter(Boolean);
 let current = "";
+let shows = 0;
 
+/// Shows a site's settings; a slower answer to an older call draws nothing.
 async function show(site) {
+  const run = ++shows;
   delete document.body.dataset.loaded;
   const me = await call("GET", "/api/dashboard/me");
+  if (run !== shows) return;
   $("owner").textContent = `Signed in as ${me.owner}`;
   const select = $("site");
   select.replaceChildren(...me.sites.map((s) => element("option", s.domain, { value: s.domain })));
@@ -67,6 +65,7 @@ async function show(site) {
   history.replaceState(null, "", `/settings?site=${encodeURIComponent(current)}`);
   $("back").href = `/?site=${encodeURIComponent(current)}`;
   const s = await call("GET", `/api/dashboard/settings?site=${encodeURIComponent(current)}`);
+  if (run !== shows) return;
   $("snippet").textContent = s.snippet;
   $("ignore-link").textContent = s.ignore_link;
   $("ignore-link").href = s.ignore_link;

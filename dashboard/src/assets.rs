@@ -21,6 +21,7 @@ pub const INDEX_HTML: &str = include_str!("../assets/index.html");
 /// the periods.
 pub const APP_JS: &str = include_str!("../assets/app.js");
 pub const CHART_JS: &str = include_str!("../assets/chart.js");
+pub const DOM_JS: &str = include_str!("../assets/dom.js");
 pub const PANELS_JS: &str = include_str!("../assets/panels.js");
 pub const PERIOD_JS: &str = include_str!("../assets/period.js");
 pub const STYLE_CSS: &str = include_str!("../assets/style.css");
@@ -31,6 +32,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 pub const FILES: &[(&str, &str, &str)] = &[
     ("app.js", JS, APP_JS),
     ("chart.js", JS, CHART_JS),
+    ("dom.js", JS, DOM_JS),
     ("panels.js", JS, PANELS_JS),
     ("period.js", JS, PERIOD_JS),
     ("settings.js", JS, SETTINGS_JS),

@@ -159,34 +159,57 @@ pub async fn post_login(
                         .to_owned(),
                 ),
             };
-            let mut response = login_page(StatusCode::TOO_MANY_REQUESTS, &message);
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(wait.as_secs().max(1)),
-            );
-            return Ok(response);
+            return Ok(retry_after(
+                login_page(StatusCode::TOO_MANY_REQUESTS, &message),
+                wait,
+            ));
         }
-    };
-    // Hashing costs 19 MiB and tens of milliseconds: a few at a time, whoever asks.
-    let Ok(_permit) = app.password_checks.clone().try_acquire_owned() else {
-        return Err(AppError::Unavailable {
-            reason: "too many sign-ins at once: try again in a second".into(),
-            retry_after_secs: 1,
-        });
     };
     let lookup = name.clone();
     let stored = blocking(&app, move |conn| Ok(owners::password_hash(conn, &lookup)?)).await?;
-    let password = form.password;
-    let matches =
-        tokio::task::spawn_blocking(move || auth::verify_password(&password, stored.as_deref()))
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("password check failed: {e}")))?;
-    if !matches {
+    if !password_work(&app, move || {
+        auth::verify_password(&form.password, stored.as_deref())
+    })
+    .await?
+    {
         app.login_limits.failed(attempt);
         return Ok(login_page(StatusCode::UNAUTHORIZED, WRONG));
     }
     app.login_limits.succeeded(attempt);
     start_session(&app, name).await
+}
+
+/// A refusal's response, with when to try again.
+pub(super) fn retry_after(mut response: Response, wait: std::time::Duration) -> Response {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(wait.as_secs().max(1)),
+    );
+    response
+}
+
+/// Runs argon2 work (a hash or a check) off the async threads. Each costs 19 MiB and tens of
+/// milliseconds, so only a few run at once, whoever asks; the others get 503 and a second to wait.
+pub(super) async fn password_work<T: Send + 'static>(
+    app: &App,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let Ok(_permit) = app.password_checks.clone().try_acquire_owned() else {
+        return Err(AppError::Unavailable {
+            reason: "too many password checks at once: try again in a second".into(),
+            retry_after_secs: 1,
+        });
+    };
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password work failed: {e}")))
+}
+
+/// The signed-in owner's name, or 401.
+pub(super) async fn require_owner(app: &Arc<App>, headers: &HeaderMap) -> Result<String, AppError> {
+    signed_in(app, headers)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("sign in at /login".into()))
 }
 
 /// Signs `owner` in: a new token, stored as a hash, in the cookie; then the dashboard.
@@ -297,10 +320,7 @@ pub async fn post_setup(
         return retry(&e.to_string());
     }
     let password = form.password;
-    let hashed = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing failed: {e}")))?;
-    let hash = match hashed {
+    let hash = match password_work(&app, move || auth::hash_password(&password)).await? {
         Ok(hash) => hash,
         Err(e) => return retry(&e.to_string()),
     };
@@ -320,9 +340,7 @@ pub async fn post_setup(
 /// `GET /api/dashboard/me`: the signed-in owner and their sites, from the live registry (no
 /// store work: it is on the path of every dashboard load).
 pub async fn get_me(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
-    let owner = signed_in(&app, &headers)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("sign in at /login".into()))?;
+    let owner = require_owner(&app, &headers).await?;
     let sites: Vec<Value> = app
         .collector
         .sites()

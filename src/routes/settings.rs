@@ -16,18 +16,12 @@ use footfall_queries::{goals, shares};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::owner::{page, private, signed_in};
+use super::owner::{page, password_work, private, require_owner, signed_in};
 use super::stats::blocking;
 use crate::admin::{self, Command, Live, Outcome};
 use crate::app::App;
 use crate::auth;
 use crate::error::AppError;
-
-async fn owner(app: &Arc<App>, headers: &HeaderMap) -> Result<String, AppError> {
-    signed_in(app, headers)
-        .await?
-        .ok_or_else(|| AppError::Unauthorized("sign in at /login".into()))
-}
 
 /// `GET /settings`: the settings page (its script loads the rest).
 pub async fn get_page(
@@ -65,7 +59,7 @@ pub async fn get_settings(
     headers: HeaderMap,
     Query(which): Query<Which>,
 ) -> Result<Response, AppError> {
-    owner(&app, &headers).await?;
+    require_owner(&app, &headers).await?;
     let site = SiteDomain::parse(&which.site)
         .ok()
         .and_then(|d| app.collector.sites().get(&d))
@@ -195,7 +189,7 @@ pub async fn post_settings(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
-    owner(&app, &headers).await?;
+    require_owner(&app, &headers).await?;
     let change: Change = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("not a settings change: {e}")))?;
     let mut url = None;
@@ -233,15 +227,7 @@ pub async fn post_settings(
             let password_hash = if password.is_empty() {
                 None
             } else {
-                let Ok(_permit) = app.password_checks.clone().try_acquire_owned() else {
-                    return Err(AppError::Unavailable {
-                        reason: "too many password checks at once: try again in a second".into(),
-                        retry_after_secs: 1,
-                    });
-                };
-                let hashed = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-                    .await
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))?;
+                let hashed = password_work(&app, move || auth::hash_password(&password)).await?;
                 Some(hashed.map_err(|e| AppError::BadRequest(e.to_string()))?)
             };
             let token = auth::new_token();

@@ -16,7 +16,7 @@ use footfall_dashboard::assets::{self, fill};
 use footfall_queries::shares::OpenLink;
 use serde::Deserialize;
 
-use super::owner::{page_with_policy, secure, PAGE_POLICY};
+use super::owner::{page_with_policy, password_work, retry_after, secure, PAGE_POLICY};
 use super::view::{carries_link, open_link};
 use crate::app::App;
 use crate::auth;
@@ -36,6 +36,15 @@ pub struct Shown {
 impl Shown {
     fn embedded(&self) -> bool {
         self.embed.as_deref() == Some("true")
+    }
+
+    /// Framable by any page when embedded; otherwise by none, as every dashboard page.
+    fn policy(&self) -> &'static str {
+        if self.embedded() {
+            EMBED_POLICY
+        } else {
+            PAGE_POLICY
+        }
     }
 }
 
@@ -79,11 +88,7 @@ fn password_page(status: StatusCode, shown: &Shown, message: &str) -> Response {
                 ("message", message),
             ],
         ),
-        if shown.embedded() {
-            EMBED_POLICY
-        } else {
-            PAGE_POLICY
-        },
+        shown.policy(),
     )
 }
 
@@ -98,15 +103,10 @@ pub async fn get_share(
     if !unlocked(&headers, &token, &link) {
         return Ok(password_page(StatusCode::OK, &shown, ""));
     }
-    let policy = if shown.embedded() {
-        EMBED_POLICY
-    } else {
-        PAGE_POLICY
-    };
     Ok(page_with_policy(
         StatusCode::OK,
         assets::INDEX_HTML.to_owned(),
-        policy,
+        shown.policy(),
     ))
 }
 
@@ -141,34 +141,22 @@ pub async fn post_share(
         Ok(attempt) => attempt,
         Err(refusal) => {
             let wait = refusal.wait();
-            let mut response = password_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &shown,
-                &format!(
-                    "Too many wrong passwords: try again in {} seconds.",
-                    wait.as_secs().max(1)
-                ),
+            let message = format!(
+                "Too many wrong passwords: try again in {} seconds.",
+                wait.as_secs().max(1)
             );
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(wait.as_secs().max(1)),
-            );
-            return Ok(response);
+            return Ok(retry_after(
+                password_page(StatusCode::TOO_MANY_REQUESTS, &shown, &message),
+                wait,
+            ));
         }
     };
-    let Ok(_permit) = app.password_checks.clone().try_acquire_owned() else {
-        return Err(AppError::Unavailable {
-            reason: "too many password checks at once: try again in a second".into(),
-            retry_after_secs: 1,
-        });
-    };
-    let password = form.password;
     let stored = hash.clone();
-    let matches =
-        tokio::task::spawn_blocking(move || auth::verify_password(&password, Some(&stored)))
-            .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("password check failed: {e}")))?;
-    if !matches {
+    if !password_work(&app, move || {
+        auth::verify_password(&form.password, Some(&stored))
+    })
+    .await?
+    {
         app.login_limits.failed(attempt);
         return Ok(password_page(
             StatusCode::UNAUTHORIZED,

@@ -3,9 +3,10 @@
 //! and CSV exports. [`Viewer`] says who asks and which site they may read, so each handler is
 //! written once for both.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +21,7 @@ use footfall_queries::{drops, shares};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::owner::{private, signed_in};
+use super::owner::{private, require_owner};
 use super::share::unlocked;
 use super::stats::{answer, blocking};
 use crate::app::App;
@@ -41,8 +42,9 @@ pub enum Viewer {
 /// The shared link's token a request carries: in [`SHARE_HEADER`], or as `share=` in the URL
 /// of a download (which cannot carry a header).
 pub fn share_token(parts: &Parts) -> Option<String> {
+    // A header that is not text is still a link's (a wrong one): never the owner's session.
     if let Some(token) = parts.headers.get(SHARE_HEADER) {
-        return token.to_str().ok().map(str::to_owned);
+        return Some(String::from_utf8_lossy(token.as_bytes()).into_owned());
     }
     url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
         .find(|(name, _)| name == "share")
@@ -68,11 +70,29 @@ impl FromRequestParts<Arc<App>> for Viewer {
                     "this shared link needs its password: open the link again".into(),
                 ));
             }
+            // Anyone may hold a link (a public embed): each address gets the Stats API's hourly
+            // budget per link, so nobody can keep the server's cores busy through one.
+            let peer = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            let address = peer.map(|ip| app.settings.client_ip.client_ip(ip, &parts.headers));
+            let budget = match address {
+                Some(ip) => format!("link:{}:{}", link.id, auth::network(ip)),
+                None => format!("link:{}", link.id),
+            };
+            app.api_limiter
+                .check(&budget)
+                .map_err(|wait| AppError::RateLimited {
+                    reason: format!(
+                        "Too many requests through this link: at most {} an hour from one address.",
+                        app.api_limiter.per_hour
+                    ),
+                    retry_after_secs: wait.as_secs().max(1),
+                })?;
             return Ok(Viewer::Link(link));
         }
-        signed_in(app, &parts.headers)
-            .await?
-            .ok_or_else(|| AppError::Unauthorized("sign in at /login".into()))?;
+        require_owner(app, &parts.headers).await?;
         Ok(Viewer::Owner)
     }
 }

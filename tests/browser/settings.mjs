@@ -101,7 +101,9 @@ try {
   await page.waitForSelector('body[data-loaded="example.com"]');
   await page.getByLabel("Label", { exact: true }).fill("Team <b>board</b>");
   await page.getByRole("button", { name: "Create link" }).click();
-  await page.waitForSelector("#new-share:not([hidden])");
+  // The status is said once the list is drawn again.
+  await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith("shared"));
+  assert.equal(await page.locator("#new-share").isVisible(), true);
   const url = await page.locator("#share-url").textContent();
   seen.shareListed = await page.locator("#shares li > span:first-child").allTextContents();
 
