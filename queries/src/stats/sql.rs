@@ -310,7 +310,9 @@ pub fn statement(
     } else {
         (visits, "m")
     };
-    let with_pages = query.metrics.iter().any(|m| m.is_page_metric());
+    // Each page metric reads the engagement reports its own way: only those asked for are made.
+    let with_time = query.metrics.contains(&Metric::TimeOnPage);
+    let with_scroll = query.metrics.contains(&Metric::ScrollDepth);
     let mut sql = format!(
         "WITH ev AS (SELECT {EVENT_COLUMNS}{ev_columns} FROM events WHERE {scope}), \
          {visits}\
@@ -336,7 +338,7 @@ pub fn statement(
             } else {
                 "0"
             },
-        engaged = if with_pages {
+        engaged = if with_time {
             ", CAST(coalesce(sum(engaged_ms) FILTER (WHERE name = 'engagement'), 0) AS BIGINT) \
                AS engaged_ms, \
              count(DISTINCT session_id) FILTER (WHERE name = 'engagement') AS engaged_visits"
@@ -409,7 +411,15 @@ pub fn statement(
     } else {
         columns.extend(["0", "0", "0", "0"]);
     }
-    if with_pages {
+    if with_time {
+        columns.extend([
+            "coalesce(em.engaged_ms, 0)",
+            "coalesce(em.engaged_visits, 0)",
+        ]);
+    } else {
+        columns.extend(["0", "0"]);
+    }
+    if with_scroll {
         // The deepest scroll of each visit on each page, then their sum and number per group.
         sql.push_str(&format!(
             ", sd AS (\
@@ -425,14 +435,9 @@ pub fn statement(
             outer_dims = select_dims(&dim_names),
         ));
         from.push_str(&format!("{}sg{}", join_on("LEFT JOIN"), using));
-        columns.extend([
-            "coalesce(em.engaged_ms, 0)",
-            "coalesce(em.engaged_visits, 0)",
-            "coalesce(sg.scroll_sum, 0)",
-            "coalesce(sg.scroll_pairs, 0)",
-        ]);
+        columns.extend(["coalesce(sg.scroll_sum, 0)", "coalesce(sg.scroll_pairs, 0)"]);
     } else {
-        columns.extend(["0", "0", "0", "0"]);
+        columns.extend(["0", "0"]);
     }
     let labels: Vec<String> = dimensions
         .iter()
