@@ -94,7 +94,8 @@ fn panel_rows(answer: &Value, metrics: &[&str]) -> Value {
             let v = &r["metrics"][i];
             row.push(match *metric {
                 "time_on_page" => duration(v),
-                "conversion_rate" if v.is_null() => "—".into(),
+                "conversion_rate" | "scroll_depth" if v.is_null() => "—".into(),
+                "scroll_depth" => format!("{v}%"),
                 "conversion_rate" => format!("{}%", js_number(v)),
                 _ => count(v),
             });
@@ -392,7 +393,13 @@ async fn check_tabs(http: &reqwest::Client, server: &Server, key: &str, seen: &V
         (
             "top",
             json!(["event:page"]),
-            &["visitors", "pageviews", "time_on_page"][..],
+            &["visitors", "pageviews"][..],
+            json!([]),
+        ),
+        (
+            "time",
+            json!(["event:page"]),
+            &["visitors", "time_on_page", "scroll_depth"][..],
             json!([]),
         ),
         (
@@ -466,8 +473,8 @@ async fn check_tabs(http: &reqwest::Client, server: &Server, key: &str, seen: &V
     let names =
         |tab: &str| -> Vec<String> { rows(tab).into_iter().map(|r| r[0].clone()).collect() };
     // What the seeded events must show, so that the comparisons above compare something.
-    assert!(rows("top").iter().any(|r| r[3] == "1m 5s"), "{seen}");
-    assert!(rows("top").iter().any(|r| r[3] == "—"), "{seen}");
+    assert!(rows("time").iter().any(|r| r[2] == "1m 5s"), "{seen}");
+    assert!(rows("time").iter().any(|r| r[2] == "—"), "{seen}");
     assert!(names("goals").contains(&"Signup".to_owned()), "{seen}");
     assert!(names("exit").contains(&"/pricing".to_owned()), "{seen}");
     assert!(
@@ -521,7 +528,8 @@ async fn check_tabs(http: &reqwest::Client, server: &Server, key: &str, seen: &V
     assert_eq!(seen["tabsRestored"], seen["tabsBefore"]);
     assert_eq!(seen["propsRestored"]["rows"], seen["tabs"]["props"]["rows"]);
 
-    // Keys: from Exit pages, right wraps to Top pages, then Entry pages; End, Home; left wraps.
+    // Keys: from Exit pages, right to Time on page, then wraps to Top pages; End, Home; left
+    // wraps.
     let moves: Vec<(String, String)> = seen["keys"]
         .as_array()
         .unwrap()
@@ -541,11 +549,11 @@ async fn check_tabs(http: &reqwest::Client, server: &Server, key: &str, seen: &V
         })
         .collect();
     let expected: Vec<(String, String)> = [
+        ("ArrowRight", "Time on page"),
         ("ArrowRight", "Top pages"),
-        ("ArrowRight", "Entry pages"),
-        ("End", "Exit pages"),
+        ("End", "Time on page"),
         ("Home", "Top pages"),
-        ("ArrowLeft", "Exit pages"),
+        ("ArrowLeft", "Time on page"),
     ]
     .iter()
     .map(|(k, t)| (k.to_string(), t.to_string()))

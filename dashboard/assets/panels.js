@@ -22,9 +22,12 @@ const utm = (field) => ({
 // and filters added to the dashboard's.
 const PANELS = [
   { id: "pages", title: "Pages", tabs: [
-    { id: "top", label: "Top pages", dimensions: ["event:page"], metrics: ["visitors", "pageviews", "time_on_page"] },
+    { id: "top", label: "Top pages", dimensions: ["event:page"], metrics: ["visitors", "pageviews"] },
     { id: "entry", label: "Entry pages", dimensions: ["visit:entry_page"] },
     { id: "exit", label: "Exit pages", dimensions: ["visit:exit_page"] },
+    // Engagement reads every report of the period, per visit and page: asked for when shown
+    // (0.3–0.5 s over 30 days of 10M events, where every other tab takes under 0.1 s).
+    { id: "time", label: "Time on page", dimensions: ["event:page"], metrics: ["visitors", "time_on_page", "scroll_depth"] },
   ] },
   { id: "sources", title: "Sources", tabs: [
     { id: "channels", label: "Channels", dimensions: ["visit:channel"] },
@@ -58,6 +61,7 @@ const COLUMNS = {
   pageviews: ["Pageviews", (v) => Number(v).toLocaleString()],
   events: ["Events", (v) => Number(v).toLocaleString()],
   time_on_page: ["Time on page", duration],
+  scroll_depth: ["Scroll depth", (v) => (v === null ? "—" : `${v}%`)],
   conversion_rate: ["Conversion rate", (v) => (v === null ? "—" : `${v}%`)],
 };
 

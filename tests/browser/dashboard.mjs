@@ -134,6 +134,7 @@ try {
   await loaded("example.com day 0");
   const tabs = { top: await readPanel("pages"), goals: await readPanel("goals") };
   for (const [id, name, tab] of [
+    ["pages", "Time on page", "time"],
     ["pages", "Exit pages", "exit"],
     ["sources", "Referrers", "referrers"],
     ["sources", "UTM source", "utm_source"],

@@ -15,7 +15,16 @@ try {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${base}/`);
   const timings = [];
+  // Each request's time, from sent to answered (responseEnd counts from startTime), and what
+  // it asked, for the last load.
+  let requests = [];
+  page.on("requestfinished", async (request) => {
+    const t = request.timing();
+    const body = request.postData() ?? "";
+    requests.push({ ms: Math.round(t.responseEnd), url: new URL(request.url()).pathname, body: body.slice(0, 160) });
+  });
   for (let i = 0; i < runs; i++) {
+    requests = [];
     await page.goto(`${base}${view}`);
     await page.waitForSelector("body[data-loaded]", { timeout: 60_000 });
     timings.push(await page.evaluate(() => ({
@@ -24,6 +33,9 @@ try {
     })));
   }
   console.log(JSON.stringify(timings));
+  if (process.env.REQUESTS) {
+    for (const r of requests.sort((a, b) => b.ms - a.ms)) console.log(JSON.stringify(r));
+  }
 } finally {
   await browser.close();
 }
