@@ -1,0 +1,876 @@
+//! The XSS drill: several hundred hostile payloads (tags, attribute breakouts, `javascript:` and
+//! `data:` URLs, SVG and MathML handlers, entity-, percent- and escape-encoded forms, control
+//! characters, template interpolation, CSS) sent through every text channel of the real
+//! `POST /api/event` (paths, referrers, the five UTM tags, event names, prop keys and values, user
+//! agents) and through a GeoIP database whose region and city names are payloads. The Stats API
+//! confirms they were stored; then Chromium opens the dashboard (every period, every tab, rows
+//! clicked into filters, rows and chart points hovered, payload filters in the URL) and the public
+//! badges, charts and JSON, with `alert`, `confirm`, `prompt`, dialogs and every request to
+//! another origin hooked. Nothing may run, load from elsewhere, or be injected as markup, and the
+//! payloads must show up as text.
+//!
+//! The base payloads are in `tests/browser/xss-corpus.txt`; the browser side is
+//! `tests/browser/xss.mjs`.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use footfall_collector::mmdb_writer::{write_mmdb, MmdbValue};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_SECURITY_POLICY, SET_COOKIE};
+use reqwest::{StatusCode, Url};
+use serde_json::{json, Value};
+use support::*;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+const SITE: &str = "example.com";
+
+/// How each base payload is varied. Every variant of every base is one payload.
+const VARIANTS: [&str; 7] = [
+    "as-written",
+    "mixed-case",
+    "entities",
+    "percent",
+    "percent-twice",
+    "js-escapes",
+    "control-chars",
+];
+
+/// Longest event name the collector takes (`MAX_NAME_BYTES`), URL (`MAX_URL_BYTES`), prop key
+/// (`MAX_PROP_KEY_BYTES`) and GeoIP text it keeps (`MAX_TEXT_BYTES`).
+const MAX_NAME: usize = 120;
+const MAX_URL: usize = 2000;
+const MAX_PROP_KEY: usize = 300;
+const MAX_GEO_TEXT: usize = 100;
+/// How many payloads become region and city names in the test's GeoIP database.
+const GEO_PAYLOADS: usize = 40;
+
+#[derive(Debug, Clone)]
+struct Payload {
+    /// 1-based; what `alert(N)` or `//evil.invalid/N` says when it runs or loads.
+    id: usize,
+    variant: &'static str,
+    text: String,
+}
+
+/// The base payloads of `xss-corpus.txt`, with their placeholders still in.
+fn bases() -> Vec<String> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/xss-corpus.txt");
+    std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("# ") && *l != "#")
+        .map(str::to_owned)
+        .collect()
+}
+
+fn corpus() -> Vec<Payload> {
+    let mut out = Vec::new();
+    for base in bases() {
+        for variant in VARIANTS {
+            let id = out.len() + 1;
+            let text = expand(&base, id, variant == "mixed-case");
+            let text = match variant {
+                "entities" => entities(&text),
+                "percent" => percent(&text),
+                "percent-twice" => percent(&percent(&text)),
+                "js-escapes" => js_escapes(&text),
+                "control-chars" => control_chars(&text),
+                _ => text,
+            };
+            out.push(Payload { id, variant, text });
+        }
+    }
+    out
+}
+
+/// Replaces the placeholders of a base payload for payload `id`; `mixed` alternates the case of
+/// the letters the base itself spells (`<ScRiPt>`), not those of the call that reports.
+fn expand(base: &str, id: usize, mixed: bool) -> String {
+    let calls = ["alert", "confirm", "prompt"];
+    let js = match (id - 1) % 4 {
+        3 => format!("fetch(`//evil.invalid/{id}`)"),
+        k => format!("{}({id})", calls[k]),
+    };
+    let url = if id % 2 == 1 {
+        format!("//evil.invalid/{id}")
+    } else {
+        format!("http://evil.invalid/{id}")
+    };
+    let mut out = String::new();
+    let mut upper = false;
+    for (i, part) in base.split("@@").enumerate() {
+        if i % 2 == 0 {
+            for c in part.chars() {
+                if mixed && c.is_ascii_alphabetic() {
+                    upper = !upper;
+                    out.push(if upper {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    });
+                } else {
+                    out.push(c);
+                }
+            }
+            continue;
+        }
+        match part {
+            "JS" => out.push_str(&js),
+            "URL" => out.push_str(&url),
+            "N" => out.push_str(&id.to_string()),
+            "B64" => out.push_str(&base64(format!("<script>{js}</script>").as_bytes())),
+            other => panic!("unknown placeholder @@{other}@@ in {base}"),
+        }
+    }
+    out
+}
+
+/// Markup characters as HTML character references, in turn named, decimal, hexadecimal, and
+/// decimal without the semicolon.
+fn entities(text: &str) -> String {
+    let mut out = String::new();
+    let mut turn = 0;
+    for c in text.chars() {
+        let named = match c {
+            '<' => "lt",
+            '>' => "gt",
+            '"' => "quot",
+            '\'' => "apos",
+            '(' => "lpar",
+            ')' => "rpar",
+            '=' => "equals",
+            ':' => "colon",
+            '/' => "sol",
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        let code = c as u32;
+        out.push_str(&match turn % 4 {
+            0 => format!("&{named};"),
+            1 => format!("&#{code};"),
+            2 => format!("&#x{code:X};"),
+            _ => format!("&#{code:07}"),
+        });
+        turn += 1;
+    }
+    out
+}
+
+/// Every byte but letters, digits and `-._~` as `%XX`.
+fn percent(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Markup and quote characters as JavaScript (and JSON) `\uXXXX` escapes, written out.
+fn js_escapes(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if "<>\"'()/=`".contains(c) || !c.is_ascii() {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A NUL after the first character, and each space replaced by a control character in turn (tab,
+/// line feed, carriage return, form feed, vertical tab, NUL, SOH, DEL, backspace).
+fn control_chars(text: &str) -> String {
+    let controls = [
+        '\t', '\n', '\r', '\u{c}', '\u{b}', '\u{0}', '\u{1}', '\u{7f}', '\u{8}',
+    ];
+    let mut out = String::new();
+    let mut turn = 0;
+    for (i, c) in text.chars().enumerate() {
+        if c == ' ' {
+            out.push(controls[turn % controls.len()]);
+            turn += 1;
+        } else {
+            out.push(c);
+        }
+        if i == 0 {
+            out.push('\0');
+        }
+    }
+    out
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// One request to `POST /api/event`.
+#[derive(Clone)]
+struct Sent {
+    channel: &'static str,
+    body: Value,
+    agent: String,
+    ip: String,
+}
+
+/// The test's GeoIP database: the usual networks, and 45.0.N.0/24 whose region and city names
+/// are payloads (what a hostile or broken database could hand the collector).
+fn write_geoip(path: &Path, names: &[&Payload]) {
+    let mut entries: Vec<(ipnet::IpNet, MmdbValue)> = vec![
+        (
+            "81.2.69.0/24".parse().unwrap(),
+            MmdbValue::map([("country_code", MmdbValue::from("GB"))]),
+        ),
+        (
+            "198.51.100.0/24".parse().unwrap(),
+            MmdbValue::map([("country_code", MmdbValue::from("US"))]),
+        ),
+    ];
+    for (j, payload) in names.iter().enumerate() {
+        entries.push((
+            format!("45.0.{j}.0/24").parse().unwrap(),
+            MmdbValue::map([
+                ("country_code", MmdbValue::from("FR")),
+                ("state1", MmdbValue::from(payload.text.as_str())),
+                ("city", MmdbValue::from(payload.text.as_str())),
+            ]),
+        ));
+    }
+    write_mmdb(path, "footfall-xss-test", &entries).unwrap();
+}
+
+/// Every payload through every channel the collector reads text from. Each request comes from
+/// its own address, so each is its own visitor and visit: no repeat limit applies. Every 13th
+/// payload (so every variant has some) is sent by three visitors, which puts it at the top of
+/// the dashboard's ten-row panels and of the public lists.
+fn requests(corpus: &[Payload], geo: &[&Payload]) -> Vec<Sent> {
+    let mut sent = Vec::new();
+    let mut next_ip = 0u32;
+    let mut ip = || {
+        next_ip += 1;
+        format!(
+            "10.{}.{}.{}",
+            next_ip >> 16,
+            (next_ip >> 8) & 255,
+            next_ip & 255
+        )
+    };
+    let pageview = |u: String, r: Option<&str>| json!({"n": "pageview", "u": u, "r": r});
+    for (i, p) in corpus.iter().enumerate() {
+        let first = sent.len();
+        let text = p.text.as_str();
+        let encoded = percent(text);
+        // Every channel's event is on the payload's own page, so the pages reports are all
+        // payloads.
+        let page = format!("https://{SITE}/p/{encoded}");
+        // (a) The path, encoded into the URL, and as written where the URL parser takes it.
+        sent.push(Sent {
+            channel: "path (encoded)",
+            body: pageview(page.clone(), None),
+            agent: FIREFOX.into(),
+            ip: ip(),
+        });
+        let raw = format!("https://{SITE}/r/{text}");
+        if Url::parse(raw.trim()).is_ok_and(|u| u.host_str() == Some(SITE)) {
+            sent.push(Sent {
+                channel: "path (as written)",
+                body: pageview(raw, None),
+                agent: FIREFOX.into(),
+                ip: ip(),
+            });
+        }
+        // (b) The referrer: a URL whose path is the payload, one whose host carries it where a
+        // host may, and the payload as a bare string.
+        sent.push(Sent {
+            channel: "referrer (URL path)",
+            body: pageview(
+                page.clone(),
+                Some(&format!("https://evil.invalid/{encoded}")),
+            ),
+            agent: IPHONE.into(),
+            ip: ip(),
+        });
+        let host = format!("https://{text}.evil.invalid/");
+        if Url::parse(&host)
+            .is_ok_and(|u| u.host_str().is_some_and(|h| h.ends_with("evil.invalid")))
+        {
+            sent.push(Sent {
+                channel: "referrer (URL host)",
+                body: pageview(page.clone(), Some(&host)),
+                agent: IPHONE.into(),
+                ip: ip(),
+            });
+        }
+        sent.push(Sent {
+            channel: "referrer (bare)",
+            body: pageview(page.clone(), Some(text)),
+            agent: IPHONE.into(),
+            ip: ip(),
+        });
+        // (c) All five UTM tags (on a short page when the payload's page would make the URL
+        // longer than the collector takes).
+        let tags = format!(
+            "utm_source={encoded}&utm_medium={encoded}&utm_campaign={encoded}\
+             &utm_content={encoded}&utm_term={encoded}"
+        );
+        let tagged = match format!("{page}?{tags}") {
+            long if long.len() > MAX_URL => format!("https://{SITE}/campaign?{tags}"),
+            url => url,
+        };
+        sent.push(Sent {
+            channel: "utm_source, utm_medium, utm_campaign, utm_content, utm_term",
+            body: pageview(tagged, None),
+            agent: FIREFOX.into(),
+            ip: ip(),
+        });
+        // (d) A custom event's name (when the collector takes it: 1 to 120 bytes, trimmed).
+        let trimmed = text.trim();
+        if !trimmed.is_empty() && trimmed.len() <= MAX_NAME {
+            sent.push(Sent {
+                channel: "event name",
+                body: json!({"n": text, "u": &page,
+                    "p": {"channel": "name"}}),
+                agent: FIREFOX.into(),
+                ip: ip(),
+            });
+        }
+        // (e) A prop's key and value.
+        let key = if text.len() <= MAX_PROP_KEY && !trimmed.is_empty() {
+            text
+        } else {
+            "long payload"
+        };
+        sent.push(Sent {
+            channel: "prop key and value",
+            body: json!({"n": "Props", "u": &page,
+                "p": {key: text, "xss": text}}),
+            agent: FIREFOX.into(),
+            ip: ip(),
+        });
+        // A user agent carrying the payload (browser names come from closed sets, but the
+        // string is parsed).
+        let agent = format!("{FIREFOX} {text}");
+        if agent.len() <= 1024 && HeaderValue::from_bytes(agent.as_bytes()).is_ok() {
+            sent.push(Sent {
+                channel: "user agent",
+                body: pageview(page.clone(), None),
+                agent,
+                ip: ip(),
+            });
+        }
+        if i % 13 == 0 {
+            let boosted: Vec<Sent> = sent[first..]
+                .iter()
+                .filter(|s| s.channel != "user agent" && s.channel != "referrer (bare)")
+                .cloned()
+                .collect();
+            for _ in 0..2 {
+                for s in &boosted {
+                    sent.push(Sent {
+                        ip: ip(),
+                        ..s.clone()
+                    });
+                }
+            }
+        }
+    }
+    // Region and city names from the GeoIP database.
+    for (j, p) in geo.iter().enumerate() {
+        sent.push(Sent {
+            channel: "GeoIP region and city",
+            body: pageview(format!("https://{SITE}/p/{}", percent(&p.text)), None),
+            agent: FIREFOX.into(),
+            ip: format!("45.0.{j}.7"),
+        });
+    }
+    sent
+}
+
+/// Sends everything, 24 at a time; returns how many each channel sent, and every answer that
+/// was not 202.
+async fn send_all(
+    http: &reqwest::Client,
+    server: &Server,
+    sent: Vec<Sent>,
+) -> (BTreeMap<&'static str, usize>, Vec<String>) {
+    let limit = Arc::new(Semaphore::new(24));
+    let mut tasks = JoinSet::new();
+    let mut per_channel = BTreeMap::new();
+    for s in sent {
+        *per_channel.entry(s.channel).or_default() += 1;
+        let permit = limit.clone().acquire_owned().await.unwrap();
+        let request = http
+            .post(server.url("/api/event"))
+            .header(
+                "user-agent",
+                HeaderValue::from_bytes(s.agent.as_bytes()).unwrap(),
+            )
+            .header("x-forwarded-for", s.ip)
+            .body(s.body.to_string());
+        tasks.spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            drop(permit);
+            (status, s.channel, s.body, text)
+        });
+    }
+    let mut refused = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (status, channel, body, answer) = done.unwrap();
+        if status != StatusCode::ACCEPTED {
+            refused.push(format!("{channel}: {status} {answer} for {body}"));
+        }
+    }
+    (per_channel, refused)
+}
+
+async fn api(http: &reqwest::Client, server: &Server, key: &str, body: Value) -> Value {
+    let response = http
+        .post(server.url("/api/v2/query"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body} → {answer}");
+    answer
+}
+
+/// The distinct values of a dimension today, through the Stats API.
+async fn values(
+    http: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    dimension: &str,
+) -> Vec<String> {
+    let answer = api(
+        http,
+        server,
+        key,
+        json!({"site_id": SITE, "date_range": "day", "metrics": ["visitors"],
+            "dimensions": [dimension], "pagination": {"limit": 10000}}),
+    )
+    .await;
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["dimensions"][0].as_str().map(str::to_owned))
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// Waits until the writer has committed everything: the event count stops moving.
+async fn wait_for_writer(http: &reqwest::Client, server: &Server, key: &str) -> u64 {
+    let started = Instant::now();
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let answer = api(
+            http,
+            server,
+            key,
+            json!({"site_id": SITE, "date_range": "day", "metrics": ["events"]}),
+        )
+        .await;
+        let events = answer["results"][0]["metrics"][0].as_u64().unwrap_or(0);
+        if events > 0 && events == last {
+            return events;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the writer did not settle: {events} events"
+        );
+        last = events;
+    }
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// The policy a page is served with: scripts only from the server itself, nothing inline.
+fn assert_page_policy(headers: &HeaderMap, what: &str) {
+    let policy = headers
+        .get(CONTENT_SECURITY_POLICY)
+        .unwrap_or_else(|| panic!("{what} has no Content-Security-Policy"))
+        .to_str()
+        .unwrap();
+    let directives: BTreeMap<&str, &str> = policy
+        .split(';')
+        .filter_map(|d| d.trim().split_once(' '))
+        .collect();
+    let scripts = directives
+        .get("script-src")
+        .or(directives.get("default-src"))
+        .unwrap_or_else(|| panic!("{what}: no script-src or default-src in {policy}"));
+    assert!(
+        !scripts.contains("'unsafe-inline'")
+            && !scripts.contains("'unsafe-eval'")
+            && !scripts.contains('*')
+            && !scripts.contains("data:"),
+        "{what}: scripts are not held to this server: {policy}"
+    );
+    assert!(
+        directives.contains_key("base-uri") && directives.contains_key("frame-ancestors"),
+        "{what}: {policy}"
+    );
+    assert_eq!(
+        headers
+            .get("x-content-type-options")
+            .map(|v| v.to_str().unwrap()),
+        Some("nosniff"),
+        "{what}"
+    );
+}
+
+/// Markup a payload would bring: in a feed of payload paths it must arrive escaped (`&lt;script`).
+fn assert_no_markup(body: &str, what: &str) {
+    let lower = body.to_ascii_lowercase();
+    for tag in [
+        "<script",
+        "<img",
+        "<svg",
+        "<iframe",
+        "<x:script",
+        "<math",
+        "<details",
+        "<body",
+        "<object",
+        "<embed",
+        "<style",
+        "<a ",
+        "<div",
+        "<input",
+        "<x ",
+        "<p ",
+        "<base",
+        "<meta",
+        "<form",
+    ] {
+        assert!(!lower.contains(tag), "{what} holds a raw {tag}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
+    let started = Instant::now();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run scripts/test.sh",
+        dir.display()
+    );
+    let corpus = corpus();
+    assert!(corpus.len() >= 500, "only {} payloads", corpus.len());
+    let as_written: Vec<&Payload> = corpus
+        .iter()
+        .filter(|p| p.variant == "as-written")
+        .collect();
+    let geo: Vec<&Payload> = as_written
+        .iter()
+        .filter(|p| p.text.len() <= MAX_GEO_TEXT)
+        .take(GEO_PAYLOADS)
+        .copied()
+        .collect();
+    let names: Vec<&Payload> = as_written
+        .iter()
+        .filter(|p| p.text.len() <= MAX_NAME)
+        .copied()
+        .collect();
+
+    // Goals named after payloads, so the goals report shows them too.
+    let mut goals: Vec<String> = names[..8]
+        .iter()
+        .map(|p| format!("{{ event = {} }}", toml_string(&p.text)))
+        .collect();
+    goals.extend(
+        names[8..12]
+            .iter()
+            .map(|p| format!("{{ page = {} }}", toml_string(&format!("/p/{}", p.text)))),
+    );
+    let config = format!(
+        "trusted_proxies = [\"127.0.0.1\"]\n\
+         [writer]\nqueue_capacity = 100000\n\
+         [[sites]]\ndomain = \"{SITE}\"\npublic_counters = true\ncounter_min_visitors = 1\n\
+         goals = [{}]\n",
+        goals.join(", ")
+    );
+    let home = tempfile::tempdir().unwrap();
+    write_geoip(&home.path().join("test-geo.mmdb"), &geo);
+    let server = Server::start_in(home, &config, &[]);
+    let http = client();
+
+    let sent = requests(&corpus, &geo);
+    let total = sent.len();
+    let ingest = Instant::now();
+    let (per_channel, refused) = send_all(&http, &server, sent).await;
+    let ingest_took = ingest.elapsed();
+    assert!(
+        refused.is_empty(),
+        "{} of {total} events were not accepted, first: {:#?}",
+        refused.len(),
+        &refused[..refused.len().min(5)]
+    );
+    eprintln!(
+        "{} payloads ({} bases × {} variants); {total} events sent in {ingest_took:?}: {per_channel:#?}",
+        corpus.len(),
+        as_written.len(),
+        VARIANTS.len()
+    );
+
+    // The payloads were stored, not dropped: the reports hold hundreds of them.
+    let (ok, out, err) = cli(&server.data_dir(), &["key", "create", "--site", SITE]);
+    assert!(ok, "{out}{err}");
+    let key = out
+        .split_whitespace()
+        .find(|w| w.starts_with("ff_"))
+        .unwrap()
+        .to_owned();
+    let events = wait_for_writer(&http, &server, &key).await;
+    let mut stored = BTreeMap::new();
+    for dimension in [
+        "event:page",
+        "visit:entry_page",
+        "visit:referrer",
+        "visit:source",
+        "visit:utm_source",
+        "visit:utm_medium",
+        "visit:utm_campaign",
+        "visit:utm_content",
+        "visit:utm_term",
+        "event:name",
+        "event:props:xss",
+        "visit:region",
+        "visit:city",
+        "event:goal",
+    ] {
+        let found = values(&http, &server, &key, dimension).await;
+        stored.insert(dimension, found);
+    }
+    let counts: BTreeMap<_, _> = stored.iter().map(|(d, v)| (*d, v.len())).collect();
+    eprintln!("{events} events stored; distinct values: {counts:#?}");
+    for (dimension, least) in [
+        ("event:page", 1000),
+        ("visit:referrer", 400),
+        ("visit:source", 300),
+        ("visit:utm_source", 300),
+        ("visit:utm_medium", 300),
+        ("visit:utm_campaign", 300),
+        ("visit:utm_content", 300),
+        ("visit:utm_term", 300),
+        ("event:name", 300),
+        ("event:props:xss", 500),
+        ("visit:city", GEO_PAYLOADS),
+        ("event:goal", 8),
+    ] {
+        assert!(
+            counts[dimension] >= least,
+            "only {} distinct {dimension} stored",
+            counts[dimension]
+        );
+    }
+    // Stored as sent, markup and all.
+    let first = &corpus[0].text;
+    assert_eq!(first, "<script>alert(1)</script>");
+    assert!(stored["event:page"].contains(&format!("/p/{first}")));
+    assert!(stored["event:name"].contains(first));
+    assert!(stored["visit:utm_campaign"].contains(first));
+    assert!(stored["event:props:xss"].contains(first));
+    assert!(stored["visit:city"].contains(first));
+    let prop_key = api(
+        &http,
+        &server,
+        &key,
+        json!({"site_id": SITE, "date_range": "day", "metrics": ["visitors"],
+            "dimensions": [format!("event:props:{first}")]}),
+    )
+    .await;
+    assert!(
+        prop_key["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["dimensions"][0] == json!(first)),
+        "a payload as a prop key: {prop_key}"
+    );
+
+    // Chromium: the dashboard and the public answers, with everything hooked.
+    let payloads = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xss-payloads.json");
+    let listed: Vec<Value> = corpus
+        .iter()
+        .map(|p| json!({"id": p.id, "variant": p.variant, "text": p.text}))
+        .collect();
+    std::fs::write(&payloads, serde_json::to_vec(&listed).unwrap()).unwrap();
+    let logs = server.logs();
+    let token = &logs.split("/setup?token=").nth(1).expect("the setup link")[..64];
+    let browser = Instant::now();
+    let output = Command::new("node")
+        .arg(dir.join("xss.mjs"))
+        .env("FOOTFALL_URL", &server.base)
+        .env("SETUP", token)
+        .env("SITE", SITE)
+        .env("PAYLOADS", &payloads)
+        .output()
+        .expect("run node (scripts/test.sh installs it)");
+    let browser_took = browser.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "browser run failed:\n{stderr}\n{stdout}\nserver log (end):\n{}",
+        server
+            .logs()
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    eprintln!("{stderr}");
+    let line = stdout.lines().last().unwrap_or_default();
+    eprintln!("browser ({browser_took:?}): {line}");
+    let seen: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(seen["dialogs"], 0, "a payload opened a dialog: {seen:#}");
+    assert_eq!(
+        seen["hooked"], 0,
+        "a payload called a hooked function: {seen:#}"
+    );
+    assert_eq!(
+        seen["outbound"], 0,
+        "a payload made the browser ask another origin: {seen:#}"
+    );
+    assert_eq!(
+        seen["cspViolations"], 0,
+        "a payload became markup the policy had to block: {seen:#}"
+    );
+    assert_eq!(seen["injected"], 0, "a payload became markup: {seen:#}");
+    assert_eq!(
+        seen["payloadRequests"], 0,
+        "a payload's relative URL was requested: {seen:#}"
+    );
+    assert!(
+        seen["views"].as_u64().unwrap() >= 30,
+        "only {} dashboard views: {seen:#}",
+        seen["views"]
+    );
+    assert!(
+        seen["rowClicks"].as_u64().unwrap() >= 4,
+        "rows were not clicked: {seen:#}"
+    );
+    assert!(
+        seen["seenAsText"].as_u64().unwrap() >= 20,
+        "the dashboard did not show the payloads as text: {seen:#}"
+    );
+    assert!(
+        seen["svgImages"].as_u64().unwrap() >= 100,
+        "the public images did not load: {seen:#}"
+    );
+    assert!(seen["publicDocuments"].as_u64().unwrap() >= 20, "{seen:#}");
+
+    // The pages' policy, as served: the dashboard (signed in) and the sign-in page.
+    let plain = no_redirects();
+    let login = plain.get(server.url("/login")).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_page_policy(login.headers(), "/login");
+    let (ok, out, err) = cli_with_input(
+        &server.data_dir(),
+        &["user", "add", "csp-check"],
+        "long enough pass\n",
+    );
+    assert!(ok, "{out}{err}");
+    let signed = plain
+        .post(server.url("/login"))
+        .form(&[("name", "csp-check"), ("password", "long enough pass")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let cookie = signed.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let dashboard = plain
+        .get(server.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dashboard.status(), StatusCode::OK);
+    assert_page_policy(dashboard.headers(), "/");
+    let html = dashboard.text().await.unwrap();
+    assert!(
+        !html.to_ascii_lowercase().contains("<script>"),
+        "the dashboard's page has an inline script"
+    );
+    // The feed of popular pages holds payload paths, escaped.
+    let feed = plain
+        .get(server.url(&format!(
+            "/api/popular.rss?site={SITE}&limit=100&period=day"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), StatusCode::OK);
+    let feed = feed.text().await.unwrap();
+    assert!(
+        feed.contains("<title>/p/&lt;script&gt;alert(1)&lt;/script&gt;</title>"),
+        "the feed shows no payload: {feed}"
+    );
+    assert_no_markup(&feed, "/api/popular.rss");
+    let popular = plain
+        .get(server.url(&format!("/api/popular?site={SITE}&limit=100&period=day")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        popular.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    assert_eq!(popular.headers()["x-content-type-options"], "nosniff");
+    let paths: Vec<Value> = popular.json().await.unwrap();
+    let shown: BTreeSet<&str> = paths.iter().filter_map(|p| p["path"].as_str()).collect();
+    assert!(shown.len() >= 50, "{shown:?}");
+    eprintln!("whole test took {:?}", started.elapsed());
+}
