@@ -117,6 +117,9 @@ pub enum Command {
 pub struct Outcome {
     pub ok: bool,
     pub message: String,
+    /// The command failed on the server's side (the store), not on what it was given.
+    #[serde(default)]
+    pub internal: bool,
 }
 
 impl Outcome {
@@ -124,6 +127,7 @@ impl Outcome {
         Outcome {
             ok: true,
             message: message.into(),
+            internal: false,
         }
     }
 
@@ -131,6 +135,7 @@ impl Outcome {
         Outcome {
             ok: false,
             message: message.into(),
+            internal: false,
         }
     }
 }
@@ -282,7 +287,10 @@ pub fn execute(
 ) -> Outcome {
     match run(command, store, settings, live) {
         Ok(outcome) => outcome,
-        Err(e) => Outcome::failed(format!("error: {e:#}")),
+        Err(e) => Outcome {
+            internal: true,
+            ..Outcome::failed(format!("error: {e:#}"))
+        },
     }
 }
 

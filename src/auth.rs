@@ -103,6 +103,12 @@ pub fn token_hash(token: &str) -> String {
 
 /// The session token in a request's `Cookie` header, if any.
 pub fn session_token(headers: &axum::http::HeaderMap, cookie: &str) -> Option<String> {
+    cookie_value(headers, cookie)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A cookie's value, as the request sent it.
+pub fn cookie_value(headers: &axum::http::HeaderMap, cookie: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -111,7 +117,6 @@ pub fn session_token(headers: &axum::http::HeaderMap, cookie: &str) -> Option<St
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value.trim().to_owned())
-        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Sign-in attempts per client network and failures per name.

@@ -675,3 +675,31 @@ async fn the_command_line_makes_lists_and_revokes_links() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_link_gives_each_address_the_api_budget() {
+    let server = Server::start(
+        "trusted_proxies = [\"127.0.0.1\"]\n[api]\nrequests_per_hour = 3\n\
+         [[sites]]\ndomain = \"example.com\"\n",
+    );
+    let http = browser();
+    let (ok, out, err) = cli(
+        &server.data_dir(),
+        &["share", "add", "--site", "example.com"],
+    );
+    assert!(ok, "{out}{err}");
+    let token = out.split("/share/").nth(1).unwrap()[..64].to_owned();
+    let ask = |address: &'static str| {
+        http.get(server.url("/api/share/me"))
+            .header(SHARE, &token)
+            .header("x-forwarded-for", address)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(ask("198.51.100.1").await.unwrap().status(), StatusCode::OK);
+    }
+    let refused = ask("198.51.100.1").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(ask("198.51.100.2").await.unwrap().status(), StatusCode::OK);
+}

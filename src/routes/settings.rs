@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::owner::{page, password_work, private, require_owner, signed_in};
 use super::stats::blocking;
-use crate::admin::{self, Command, Live, Outcome};
+use crate::admin::{self, Command, Live};
 use crate::app::App;
 use crate::auth;
 use crate::error::AppError;
@@ -257,7 +257,10 @@ pub async fn post_settings(
         )
     })
     .await
-    .unwrap_or_else(|e| Outcome::failed(format!("the change failed: {e}")));
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("the change failed: {e}")))?;
+    if outcome.internal {
+        return Err(AppError::Internal(anyhow::anyhow!(outcome.message)));
+    }
     if !outcome.ok {
         return Err(AppError::BadRequest(outcome.message));
     }

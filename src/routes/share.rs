@@ -52,26 +52,34 @@ fn cookie_name(link: &OpenLink) -> String {
     format!("footfall_share_{}", link.id)
 }
 
-/// What the cookie of an unlocked link holds: only someone who knows the token and the stored
-/// password hash can make it, and a new password makes a new one.
-fn unlock_value(token: &str, password_hash: &str) -> String {
-    blake3::keyed_hash(
+/// What the cookie of an unlocked link holds: when it ends, and a MAC of that and the stored
+/// password hash under the token's hash, so only someone who knows the token and the hash can
+/// make one, it ends when it says (whatever the browser keeps), and a new password ends it.
+fn unlock_value(token: &str, password_hash: &str, expires: i64) -> String {
+    let mac = blake3::keyed_hash(
         blake3::hash(token.as_bytes()).as_bytes(),
-        password_hash.as_bytes(),
-    )
-    .to_hex()
-    .to_string()
+        format!("{expires}\n{password_hash}").as_bytes(),
+    );
+    format!("{expires}.{}", mac.to_hex())
 }
 
-/// Whether the request may see the link's site: it has no password, or it carries the cookie
-/// its password gave.
-pub fn unlocked(headers: &HeaderMap, token: &str, link: &OpenLink) -> bool {
+/// Whether the request may see the link's site: it has no password, or it carries an unexpired
+/// cookie its password gave.
+pub fn unlocked(headers: &HeaderMap, token: &str, link: &OpenLink, now: i64) -> bool {
     let Some(hash) = &link.password_hash else {
         return true;
     };
-    let expected = unlock_value(token, hash);
-    auth::session_token(headers, &cookie_name(link))
-        .is_some_and(|value| blake3::hash(value.as_bytes()) == blake3::hash(expected.as_bytes()))
+    let Some(value) = auth::cookie_value(headers, &cookie_name(link)) else {
+        return false;
+    };
+    let Some(expires) = value
+        .split_once('.')
+        .and_then(|(expires, _)| expires.parse::<i64>().ok())
+    else {
+        return false;
+    };
+    let expected = unlock_value(token, hash, expires);
+    expires > now && blake3::hash(value.as_bytes()) == blake3::hash(expected.as_bytes())
 }
 
 fn not_found() -> AppError {
@@ -100,7 +108,7 @@ pub async fn get_share(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let link = open_link(&app, &token).await?.ok_or_else(not_found)?;
-    if !unlocked(&headers, &token, &link) {
+    if !unlocked(&headers, &token, &link, app.collector.now().timestamp()) {
         return Ok(password_page(StatusCode::OK, &shown, ""));
     }
     Ok(page_with_policy(
@@ -175,7 +183,11 @@ pub async fn post_share(
     let cookie = format!(
         "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         cookie_name(&link),
-        unlock_value(&token, &hash),
+        unlock_value(
+            &token,
+            &hash,
+            app.collector.now().timestamp() + UNLOCK_DAYS * 86_400
+        ),
         UNLOCK_DAYS * 86_400,
         if secure(&app) { "; Secure" } else { "" }
     );
@@ -199,4 +211,77 @@ pub async fn read_only_links(request: Request, next: Next) -> Response {
             .into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(password_hash: Option<&str>) -> OpenLink {
+        OpenLink {
+            id: "0123abcd".into(),
+            site: "example.com".into(),
+            label: String::new(),
+            password_hash: password_hash.map(str::to_owned),
+        }
+    }
+
+    fn with_cookie(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("other=1; footfall_share_0123abcd={value}")).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn an_unlock_cookie_opens_its_link_until_it_ends_or_the_password_changes() {
+        let (token, hash, now) = ("a".repeat(64), "$argon2id$one", 1_000_000);
+        let good = unlock_value(&token, hash, now + 60);
+        assert!(unlocked(
+            &with_cookie(&good),
+            &token,
+            &link(Some(hash)),
+            now
+        ));
+        assert!(
+            unlocked(&HeaderMap::new(), &token, &link(None), now),
+            "no password"
+        );
+        assert!(!unlocked(&HeaderMap::new(), &token, &link(Some(hash)), now));
+        // Expired, with its end moved, for another token, or after a new password: refused.
+        assert!(!unlocked(
+            &with_cookie(&good),
+            &token,
+            &link(Some(hash)),
+            now + 61
+        ));
+        let (_, mac) = good.split_once('.').unwrap();
+        let moved = format!("{}.{mac}", now + 999_999);
+        assert!(!unlocked(
+            &with_cookie(&moved),
+            &token,
+            &link(Some(hash)),
+            now
+        ));
+        assert!(!unlocked(
+            &with_cookie(&good),
+            &"b".repeat(64),
+            &link(Some(hash)),
+            now
+        ));
+        assert!(!unlocked(
+            &with_cookie(&good),
+            &token,
+            &link(Some("$argon2id$two")),
+            now
+        ));
+        assert!(!unlocked(
+            &with_cookie("garbage"),
+            &token,
+            &link(Some(hash)),
+            now
+        ));
+    }
 }

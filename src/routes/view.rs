@@ -65,7 +65,12 @@ impl FromRequestParts<Arc<App>> for Viewer {
             let link = open_link(app, &token).await?.ok_or_else(|| {
                 AppError::Unauthorized("this shared link does not exist or was revoked".into())
             })?;
-            if !unlocked(&parts.headers, &token, &link) {
+            if !unlocked(
+                &parts.headers,
+                &token,
+                &link,
+                app.collector.now().timestamp(),
+            ) {
                 return Err(AppError::Unauthorized(
                     "this shared link needs its password: open the link again".into(),
                 ));
