@@ -140,44 +140,32 @@ impl Outcome {
     }
 }
 
-/// The domain of a site declared in the file or registered, or why it is neither.
-fn known_site(
-    conn: &footfall_queries::Connection,
-    settings: &Settings,
-    site: &str,
-) -> anyhow::Result<Result<SiteDomain, String>> {
-    let domain = match SiteDomain::parse(site) {
-        Ok(d) => d,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let known =
-        settings.sites.iter().any(|s| s.domain == domain) || sites::exists(conn, domain.as_str())?;
-    Ok(if known {
-        Ok(domain)
-    } else {
-        Err(format!(
-            "{domain} is not a registered site (footfall site add {domain})"
-        ))
-    })
+/// Which sites a command may change: any, or only those whose settings live in the store (a
+/// site of the config file has its time zone and rules changed in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Any,
+    StoreOnly,
 }
 
-/// The domain of a site added from the command line or the dashboard (whose settings live in
-/// the store), or why it is not one: a site of the config file is changed in the file.
-fn registered_here(
+/// The domain of a site the command may change, or why it cannot.
+fn site_named(
     conn: &footfall_queries::Connection,
     settings: &Settings,
     site: &str,
+    reach: Reach,
 ) -> anyhow::Result<Result<SiteDomain, String>> {
     let domain = match SiteDomain::parse(site) {
         Ok(d) => d,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    if settings.sites.iter().any(|s| s.domain == domain) {
+    let in_file = settings.sites.iter().any(|s| s.domain == domain);
+    if in_file && reach == Reach::StoreOnly {
         return Ok(Err(format!(
             "{domain} is declared in the config file: change it there and restart"
         )));
     }
-    Ok(if sites::exists(conn, domain.as_str())? {
+    Ok(if in_file || sites::exists(conn, domain.as_str())? {
         Ok(domain)
     } else {
         Err(format!(
@@ -439,7 +427,7 @@ fn run(
             }
         }
         Command::SiteTimezone { domain, timezone } => {
-            let domain = match registered_here(&conn, settings, domain)? {
+            let domain = match site_named(&conn, settings, domain, Reach::StoreOnly)? {
                 Ok(domain) => domain,
                 Err(message) => return Ok(Outcome::failed(message)),
             };
@@ -468,7 +456,7 @@ fn run(
             exclude_ips,
             hidden_paths,
         } => {
-            let domain = match registered_here(&conn, settings, domain)? {
+            let domain = match site_named(&conn, settings, domain, Reach::StoreOnly)? {
                 Ok(domain) => domain,
                 Err(message) => return Ok(Outcome::failed(message)),
             };
@@ -500,7 +488,7 @@ fn run(
             label,
             password_hash,
         } => {
-            let domain = match known_site(&conn, settings, site)? {
+            let domain = match site_named(&conn, settings, site, Reach::Any)? {
                 Ok(domain) => domain,
                 Err(message) => return Ok(Outcome::failed(message)),
             };
@@ -537,7 +525,7 @@ fn run(
             Outcome::ok(format!("shared {domain} read-only (link {id})"))
         }
         Command::ShareList { site } => {
-            let domain = match known_site(&conn, settings, site)? {
+            let domain = match site_named(&conn, settings, site, Reach::Any)? {
                 Ok(domain) => domain,
                 Err(message) => return Ok(Outcome::failed(message)),
             };
@@ -563,7 +551,7 @@ fn run(
             }
         }
         Command::ShareRevoke { site, id } => {
-            let domain = match known_site(&conn, settings, site)? {
+            let domain = match site_named(&conn, settings, site, Reach::Any)? {
                 Ok(domain) => domain,
                 Err(message) => return Ok(Outcome::failed(message)),
             };
@@ -625,20 +613,12 @@ fn run(
             }
         }
         Command::KeyCreate { sites: asked } => {
-            let registered = sites::list(&conn)?;
             let mut domains = Vec::new();
             for site in asked {
-                let domain = match SiteDomain::parse(site) {
-                    Ok(d) => d,
-                    Err(e) => return Ok(Outcome::failed(e.to_string())),
+                let domain = match site_named(&conn, settings, site, Reach::Any)? {
+                    Ok(domain) => domain,
+                    Err(message) => return Ok(Outcome::failed(message)),
                 };
-                let known =
-                    in_config(&domain) || registered.iter().any(|s| s.domain == domain.as_str());
-                if !known {
-                    return Ok(Outcome::failed(format!(
-                        "{domain} is not a registered site (footfall site add {domain})"
-                    )));
-                }
                 if !domains.contains(&domain.to_string()) {
                     domains.push(domain.to_string());
                 }
@@ -679,7 +659,7 @@ fn run(
             }
         }
         Command::GoalAdd { site, page, event } | Command::GoalRemove { site, page, event } => {
-            let domain = match known_site(&conn, settings, site)? {
+            let domain = match site_named(&conn, settings, site, Reach::Any)? {
                 Ok(domain) => domain,
                 Err(message) => return Ok(Outcome::failed(message)),
             };
@@ -721,7 +701,7 @@ fn run(
             }
         }
         Command::GoalList { site } => {
-            let domain = match known_site(&conn, settings, site)? {
+            let domain = match site_named(&conn, settings, site, Reach::Any)? {
                 Ok(domain) => domain,
                 Err(message) => return Ok(Outcome::failed(message)),
             };
