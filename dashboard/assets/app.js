@@ -221,21 +221,24 @@ async function render() {
   const shown = TOP_LINE.filter(([m]) => !(byEvent && m === "views_per_visit")).map(([m]) => m);
   const bucket = `time:${v.interval}`;
   $("export-range").href = exportHref({ ...base, metrics: shown, dimensions: [bucket], pagination: { limit: 10000 } }, "range");
-  const [top, live, series] = await Promise.all([
+  // The top line and the chart are drawn as soon as they are answered, while the panels fill.
+  const headline = Promise.all([
     post("query", { ...base, metrics: shown, include }),
     post("query", { site_id: now.site, date_range: "realtime", metrics: ["visitors"] }),
     post("query", { ...base, metrics: [now.metric], dimensions: [bucket], include: { ...include, time_labels: true } }),
-    panels.loadAll(v),
-  ]);
+  ]).then(([top, live, series]) => {
+    if (run !== rendering) return;
+    const row = top.results[0];
+    const values = Object.fromEntries(shown.map((m, i) => [m, row?.metrics[i] ?? 0]));
+    const changes = row?.comparison ? Object.fromEntries(shown.map((m, i) => [m, row.comparison.change[i]])) : {};
+    drawTopLine(values, changes, live.results[0]?.metrics[0] ?? 0);
+    const figure = $("chart");
+    drawChart(figure, series, METRICS[now.metric], v.interval);
+    figure.dataset.interval = v.interval;
+    figure.dataset.metric = now.metric;
+  });
+  await Promise.all([headline, panels.loadAll(v)]);
   if (run !== rendering) return;
-  const row = top.results[0];
-  const values = Object.fromEntries(shown.map((m, i) => [m, row?.metrics[i] ?? 0]));
-  const changes = row?.comparison ? Object.fromEntries(shown.map((m, i) => [m, row.comparison.change[i]])) : {};
-  drawTopLine(values, changes, live.results[0]?.metrics[0] ?? 0);
-  const figure = $("chart");
-  drawChart(figure, series, METRICS[now.metric], v.interval);
-  figure.dataset.interval = v.interval;
-  figure.dataset.metric = now.metric;
   document.body.dataset.renderMs = String(Math.round(performance.now() - started));
   document.body.dataset.loaded = `${now.site} ${now.period} ${now.filters.length}${now.compare ? ` ${now.compare}` : ""}`;
 }
