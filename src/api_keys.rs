@@ -64,6 +64,11 @@ impl ApiLimiter {
 
     /// `Err(wait)` when the key has used up its requests for now.
     pub fn check(&self, key_id: &str) -> Result<(), Duration> {
+        // Keys made per client (a shared link's visitors' addresses) come and go: past a few
+        // thousand, those back to a full budget are forgotten, so the map cannot grow forever.
+        if self.limiter.len() > 4_096 {
+            self.limiter.retain_recent();
+        }
         self.limiter
             .check_key(&key_id.to_owned())
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
