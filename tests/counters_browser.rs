@@ -6,9 +6,8 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use support::*;
 
 const CONFIG: &str = "trusted_proxies = [\"127.0.0.1\"]\n\
@@ -16,12 +15,6 @@ const CONFIG: &str = "trusted_proxies = [\"127.0.0.1\"]\n\
 
 #[tokio::test]
 async fn a_page_on_another_origin_shows_live_counts_badges_and_charts() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run scripts/test.sh",
-        dir.display()
-    );
     let server = Server::start(CONFIG);
     let http = client();
     let visits = [
@@ -46,20 +39,12 @@ async fn a_page_on_another_origin_shows_live_counts_badges_and_charts() {
 
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("counters-chart.png");
     let _ = std::fs::remove_file(&screenshot);
-    let output = Command::new("node")
-        .arg(dir.join("counters.mjs"))
-        .env("FOOTFALL_URL", &server.base)
-        .env("SCREENSHOT", &screenshot)
-        .output()
-        .expect("run node (scripts/test.sh installs it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "browser run failed:\n{}\n{stdout}\nserver log:\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        server.logs()
+    let seen = browser_script(
+        &server,
+        "counters.mjs",
+        &[],
+        &[("SCREENSHOT", screenshot.to_str().unwrap())],
     );
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(
         seen["before"],
         json!({"badge": "views | 3", "views": "3", "visitors": "2", "other": "1", "site": "5", "hidden": "0",

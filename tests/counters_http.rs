@@ -121,12 +121,7 @@ async fn counts_match_the_stats_api_and_show_nothing_that_is_not_public() {
     );
 
     // The Stats API says the same for the same page and period.
-    let (ok, out, err) = cli(&server.data_dir(), &["key", "create", "--site", "open.com"]);
-    assert!(ok, "{err}");
-    let key = out
-        .split_whitespace()
-        .find(|w| w.starts_with("ff_"))
-        .unwrap();
+    let key = stats_key(&server, "open.com");
     for (path, period) in [
         (Some("/blog/post"), "day"),
         (Some("/"), "all"),
@@ -141,7 +136,7 @@ async fn counts_match_the_stats_api_and_show_nothing_that_is_not_public() {
         }
         let api: Value = http
             .post(server.url("/api/v2/query"))
-            .bearer_auth(key)
+            .bearer_auth(&key)
             .json(&query)
             .send()
             .await

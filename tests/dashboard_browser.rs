@@ -9,7 +9,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use reqwest::StatusCode;
@@ -133,27 +132,8 @@ fn csv_records(text: &str) -> Vec<Vec<String>> {
     records
 }
 
-/// The Stats API's answer, through a key made for the test.
-async fn api(http: &reqwest::Client, server: &Server, key: &str, body: Value) -> Value {
-    let response = http
-        .post(server.url("/api/v2/query"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn an_owner_signs_in_and_the_dashboard_shows_the_apis_numbers() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run scripts/test.sh",
-        dir.display()
-    );
     let server = Server::start(CONFIG);
     let http = client();
     // Visitors from two countries (the test GeoIP database knows 81.2.69.0/24 as GB), on three
@@ -231,35 +211,18 @@ async fn an_owner_signs_in_and_the_dashboard_shows_the_apis_numbers() {
     let site_today = chrono::Utc::now()
         .with_timezone(&chrono_tz::Pacific::Kiritimati)
         .date_naive();
-    let (ok, out, _) = cli(
-        &server.data_dir(),
-        &["key", "create", "--site", "example.com"],
-    );
-    assert!(ok);
-    let key = out
-        .split_whitespace()
-        .find(|w| w.starts_with("ff_"))
-        .unwrap()
-        .to_owned();
+    let key = stats_key(&server, "example.com");
 
-    let logs = server.logs();
-    let token = &logs.split("/setup?token=").nth(1).expect("the setup link")[..64];
-    let output = Command::new("node")
-        .arg(dir.join("dashboard.mjs"))
-        .env("FOOTFALL_URL", &server.base)
-        .env("SETUP", token)
-        .env("SITE_TODAY", site_today.to_string())
-        .env("SCREENSHOTS", env!("CARGO_TARGET_TMPDIR"))
-        .output()
-        .expect("run node (scripts/test.sh installs it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "browser run failed:\n{}\n{stdout}\nserver log:\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        server.logs()
+    let seen = browser_script(
+        &server,
+        "dashboard.mjs",
+        &[],
+        &[
+            ("SETUP", &server.setup_token()),
+            ("SITE_TODAY", &site_today.to_string()),
+            ("SCREENSHOTS", env!("CARGO_TARGET_TMPDIR")),
+        ],
     );
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     // What the browser saw, as an artifact next to the screenshots.
     std::fs::write(
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-seen.json"),
@@ -293,7 +256,7 @@ async fn an_owner_signs_in_and_the_dashboard_shows_the_apis_numbers() {
         } else {
             assert_eq!(shown["top"]["views_per_visit"], "—");
         }
-        let top = api(
+        let top = stats_query(
             &http,
             &server,
             &key,
@@ -316,7 +279,7 @@ async fn an_owner_signs_in_and_the_dashboard_shows_the_apis_numbers() {
         }
         for (dimension, key_name) in [("event:page", "pages"), ("visit:country_name", "countries")]
         {
-            let rows = api(
+            let rows = stats_query(
                 &http,
                 &server,
                 &key,
@@ -358,7 +321,7 @@ async fn an_owner_signs_in_and_the_dashboard_shows_the_apis_numbers() {
     assert_eq!(seen["restoredSame"], true, "the URL restores the view");
     assert_eq!(seen["chips"], json!(["Page is /pricing ✕"]));
     // Compared with yesterday (no visits then): the change the API gives, and a second line.
-    let compared = api(
+    let compared = stats_query(
         &http,
         &server,
         &key,
@@ -460,7 +423,7 @@ async fn check_tabs(http: &reqwest::Client, server: &Server, key: &str, seen: &V
         assert_eq!(seen["tabs"][tab]["q"], exported, "{tab}'s query");
         let mut shown = query;
         shown["pagination"] = json!({"limit": 10});
-        let answer = api(http, server, key, shown).await;
+        let answer = stats_query(http, server, key, shown).await;
         assert_eq!(
             seen["tabs"][tab]["rows"],
             panel_rows(&answer, metrics),
@@ -561,7 +524,7 @@ async fn check_tabs(http: &reqwest::Client, server: &Server, key: &str, seen: &V
     assert_eq!(moves, expected);
 
     // The Firefox version row: two filters, named for people.
-    let version = api(
+    let version = stats_query(
         http,
         server,
         key,
@@ -605,7 +568,7 @@ async fn check_chart_and_periods(
         (&chart["byWeek"], "week", "visitors"),
         (&chart["pageviews"], "week", "pageviews"),
     ] {
-        let answer = api(
+        let answer = stats_query(
             http,
             server,
             key,
@@ -668,7 +631,7 @@ async fn check_chart_and_periods(
             "{shown}"
         );
         assert_eq!(shown["q"]["date_range"], range, "{period}");
-        let answer = api(
+        let answer = stats_query(
             http,
             server,
             key,
@@ -689,7 +652,7 @@ async fn check_chart_and_periods(
             .contains(&format!("period={from}%2C{today}")),
         "{custom}"
     );
-    let answer = api(
+    let answer = stats_query(
         http,
         server,
         key,
@@ -775,7 +738,7 @@ async fn check_exports(http: &reqwest::Client, server: &Server, key: &str, seen:
     let records = csv_records(csv["text"].as_str().unwrap());
     let mut asked = range_q.clone();
     asked["pagination"] = json!({"limit": 10000});
-    let answer = api(http, server, key, asked).await;
+    let answer = stats_query(http, server, key, asked).await;
     for row in answer["results"].as_array().unwrap() {
         let label = row["dimensions"][0].as_str().unwrap();
         let record = records

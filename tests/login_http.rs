@@ -59,12 +59,7 @@ async fn me(http: &reqwest::Client, server: &Server, cookie: &str) -> (StatusCod
 async fn the_first_owner_sets_up_signs_in_and_out() {
     let server = Server::start(CONFIG);
     let http = browser();
-    let logs = server.logs();
-    let token = logs
-        .split("/setup?token=")
-        .nth(1)
-        .expect("the setup link is logged")[..64]
-        .to_owned();
+    let token = server.setup_token();
 
     let home = http.get(server.url("/")).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::SEE_OTHER);
@@ -321,8 +316,7 @@ async fn owners_are_managed_from_the_command_line() {
     let (ok, _, err) = cli_with_input(&data, &["user", "add", "cam"], "first password\n");
     assert!(!ok && err.contains("already an owner"), "{err}");
     // The first-run link is gone once someone owns the server.
-    let logs = server.logs();
-    let token = &logs.split("/setup?token=").nth(1).unwrap()[..64];
+    let token = server.setup_token();
     let setup = http
         .get(server.url(&format!("/setup?token={token}")))
         .send()
@@ -379,7 +373,7 @@ async fn behind_an_https_public_url_the_cookie_is_secure_and_origins_are_checked
         logs.contains("https://stats.example.com/setup?token="),
         "{logs}"
     );
-    let token = logs.split("/setup?token=").nth(1).unwrap()[..64].to_owned();
+    let token = server.setup_token();
     let (status, headers, _) = form(
         &http,
         &server,

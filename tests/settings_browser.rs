@@ -6,16 +6,14 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use support::*;
 
 const CONFIG: &str = "trusted_proxies = [\"127.0.0.1\"]\n[[sites]]\ndomain = \"example.com\"\n";
 
 #[tokio::test]
 async fn an_owner_changes_settings_and_shares_a_site() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let server = Server::start(CONFIG);
     let http = client();
     for ip in ["198.51.100.1", "198.51.100.2"] {
@@ -29,20 +27,12 @@ async fn an_owner_changes_settings_and_shares_a_site() {
     );
     assert!(ok, "{out}{err}");
 
-    let output = Command::new("node")
-        .arg(dir.join("settings.mjs"))
-        .env("FOOTFALL_URL", &server.base)
-        .env("SCREENSHOTS", env!("CARGO_TARGET_TMPDIR"))
-        .output()
-        .expect("run node (scripts/test.sh installs it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "browser run failed:\n{}\n{stdout}\nserver log:\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        server.logs()
+    let seen = browser_script(
+        &server,
+        "settings.mjs",
+        &[],
+        &[("SCREENSHOTS", env!("CARGO_TARGET_TMPDIR"))],
     );
-    let seen: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     // A config-file site: its rules are read-only here.
     assert_eq!(seen["configNote"], true);
     assert_eq!(seen["timezoneDisabled"], true);

@@ -24,15 +24,6 @@ async fn event(http: &reqwest::Client, server: &Server, body: Value, ip: &str) {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
 
-fn new_key(server: &Server, site: &str) -> String {
-    let (ok, out, err) = cli(&server.data_dir(), &["key", "create", "--site", site]);
-    assert!(ok, "{out}{err}");
-    out.split_whitespace()
-        .find(|w| w.starts_with("ff_"))
-        .expect("the key is printed")
-        .to_owned()
-}
-
 async fn query(
     http: &reqwest::Client,
     server: &Server,
@@ -84,7 +75,7 @@ async fn keys_guard_the_stats_api_which_answers_in_plausibles_shapes() {
     )
     .await;
 
-    let key = new_key(&server, "example.com");
+    let key = stats_key(&server, "example.com");
     let (ok, _, err) = cli(
         &server.data_dir(),
         &["key", "create", "--site", "nowhere.test"],
@@ -294,7 +285,7 @@ async fn goals_from_the_file_and_the_command_line_convert() {
     assert!(!ok && err.contains("not a registered site"), "{err}");
     tokio::time::sleep(Duration::from_millis(600)).await;
 
-    let key = new_key(&server, "example.com");
+    let key = stats_key(&server, "example.com");
     let (status, body, _) = query(
         &http,
         &server,

@@ -4,9 +4,6 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use support::*;
 
 const CONFIG: &str = "trusted_proxies = [\"127.0.0.1\"]\n[[sites]]\ndomain = \"site.test\"\n";
@@ -19,35 +16,11 @@ struct Run {
     _dir: tempfile::TempDir,
 }
 
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
 /// Runs one scenario against a fresh server, then stops the server (which writes everything it
 /// acknowledged) and opens its database.
 fn scenario(name: &str) -> Run {
-    let dir = browser_dir();
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run scripts/test.sh, which installs it (and Chromium)",
-        dir.display()
-    );
     let server = Server::start(CONFIG);
-    let output = Command::new("node")
-        .arg(dir.join("drive.mjs"))
-        .arg(name)
-        .env("FOOTFALL_URL", &server.base)
-        .output()
-        .expect("run node (scripts/test.sh installs it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "browser scenario {name} failed:\n{stderr}\n{stdout}\nserver log:\n{}",
-        server.logs()
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    let report = browser_script(&server, "drive.mjs", &[name], &[]);
     let (dir, _) = server.stop();
     Run {
         db: open_db(&dir.path().join("data/footfall.duckdb")),

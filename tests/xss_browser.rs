@@ -16,7 +16,6 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -456,20 +455,6 @@ async fn send_all(
     (per_channel, refused)
 }
 
-async fn api(http: &reqwest::Client, server: &Server, key: &str, body: Value) -> Value {
-    let response = http
-        .post(server.url("/api/v2/query"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{body} → {answer}");
-    answer
-}
-
 /// The distinct values of a dimension today, through the Stats API.
 async fn values(
     http: &reqwest::Client,
@@ -477,7 +462,7 @@ async fn values(
     key: &str,
     dimension: &str,
 ) -> Vec<String> {
-    let answer = api(
+    let answer = stats_query(
         http,
         server,
         key,
@@ -500,7 +485,7 @@ async fn wait_for_writer(http: &reqwest::Client, server: &Server, key: &str) -> 
     let mut last = 0;
     loop {
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let answer = api(
+        let answer = stats_query(
             http,
             server,
             key,
@@ -593,12 +578,6 @@ fn assert_no_markup(body: &str, what: &str) {
 #[tokio::test]
 async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
     let started = Instant::now();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run scripts/test.sh",
-        dir.display()
-    );
     let corpus = corpus();
     assert!(corpus.len() >= 500, "only {} payloads", corpus.len());
     let as_written: Vec<&Payload> = corpus
@@ -658,13 +637,7 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
     );
 
     // The payloads were stored, not dropped: the reports hold hundreds of them.
-    let (ok, out, err) = cli(&server.data_dir(), &["key", "create", "--site", SITE]);
-    assert!(ok, "{out}{err}");
-    let key = out
-        .split_whitespace()
-        .find(|w| w.starts_with("ff_"))
-        .unwrap()
-        .to_owned();
+    let key = stats_key(&server, SITE);
     let events = wait_for_writer(&http, &server, &key).await;
     let mut stored = BTreeMap::new();
     for dimension in [
@@ -716,7 +689,7 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
     assert!(stored["visit:utm_campaign"].contains(first));
     assert!(stored["event:props:xss"].contains(first));
     assert!(stored["visit:city"].contains(first));
-    let prop_key = api(
+    let prop_key = stats_query(
         &http,
         &server,
         &key,
@@ -740,35 +713,18 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
         .map(|p| json!({"id": p.id, "variant": p.variant, "text": p.text}))
         .collect();
     std::fs::write(&payloads, serde_json::to_vec(&listed).unwrap()).unwrap();
-    let logs = server.logs();
-    let token = &logs.split("/setup?token=").nth(1).expect("the setup link")[..64];
     let browser = Instant::now();
-    let output = Command::new("node")
-        .arg(dir.join("xss.mjs"))
-        .env("FOOTFALL_URL", &server.base)
-        .env("SETUP", token)
-        .env("SITE", SITE)
-        .env("PAYLOADS", &payloads)
-        .output()
-        .expect("run node (scripts/test.sh installs it)");
-    let browser_took = browser.elapsed();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "browser run failed:\n{stderr}\n{stdout}\nserver log (end):\n{}",
-        server
-            .logs()
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .join("\n")
+    let seen = browser_script(
+        &server,
+        "xss.mjs",
+        &[],
+        &[
+            ("SETUP", &server.setup_token()),
+            ("SITE", SITE),
+            ("PAYLOADS", payloads.to_str().unwrap()),
+        ],
     );
-    eprintln!("{stderr}");
-    let line = stdout.lines().last().unwrap_or_default();
-    eprintln!("browser ({browser_took:?}): {line}");
-    let seen: Value = serde_json::from_str(line).unwrap();
+    eprintln!("browser ({:?}): {seen}", browser.elapsed());
     assert_eq!(seen["dialogs"], 0, "a payload opened a dialog: {seen:#}");
     assert_eq!(
         seen["hooked"], 0,

@@ -279,3 +279,84 @@ pub async fn pageview(
         .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED, "{url}");
 }
+
+impl Server {
+    /// The first-run link's token, from the log line the server prints while nobody owns it.
+    pub fn setup_token(&self) -> String {
+        let logs = self.logs();
+        logs.split("/setup?token=")
+            .nth(1)
+            .expect("the setup link is logged")[..64]
+            .to_owned()
+    }
+}
+
+/// A Stats API key for `site`, made with `footfall key create`.
+pub fn stats_key(server: &Server, site: &str) -> String {
+    let (ok, out, err) = cli(&server.data_dir(), &["key", "create", "--site", site]);
+    assert!(ok, "{out}{err}");
+    out.split_whitespace()
+        .find(|w| w.starts_with("ff_"))
+        .expect("the key is printed")
+        .to_owned()
+}
+
+/// `POST /api/v2/query` with `key`: the answer, which must be a 200.
+pub async fn stats_query(
+    http: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let response = http
+        .post(server.url("/api/v2/query"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::OK, "{body} → {answer}");
+    answer
+}
+
+/// Runs `tests/browser/SCRIPT` in node (which drives Debian's Chromium) against the server, with
+/// `FOOTFALL_URL` and `env` set, and returns the JSON of the last line it prints. A failed run
+/// fails the test with what node printed and the end of the server's log.
+pub fn browser_script(
+    server: &Server,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run scripts/test.sh, which installs it (and Chromium)",
+        dir.display()
+    );
+    let mut node = Command::new("node");
+    node.arg(dir.join(script))
+        .args(args)
+        .env("FOOTFALL_URL", &server.base);
+    for (name, value) in env {
+        node.env(name, value);
+    }
+    let output = node
+        .output()
+        .expect("run node (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let logs = server.logs();
+    let log_end: Vec<&str> = logs.lines().rev().take(60).collect();
+    assert!(
+        output.status.success(),
+        "browser run {script} {args:?} failed:\n{stderr}\n{stdout}\nserver log (end):\n{}",
+        log_end.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+    if !stderr.is_empty() {
+        eprintln!("{stderr}");
+    }
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
