@@ -41,16 +41,7 @@ async fn send(
 
 /// A number as the dashboard shows it (`toLocaleString` in an English browser).
 fn count(v: &Value) -> String {
-    let n = v.as_f64().unwrap() as i64;
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    footfall_dashboard::number::grouped(v.as_f64().unwrap() as u64)
 }
 
 /// A JSON number as JavaScript writes it: 50.0 is "50".

@@ -112,8 +112,17 @@ pub async fn get_home(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    Ok(match signed_in(&app, &headers).await? {
-        Some(_) => page(StatusCode::OK, assets::INDEX_HTML.to_owned()),
+    owner_page(&app, &headers, assets::INDEX_HTML).await
+}
+
+/// A page for signed-in owners; anyone else is sent to the sign-in page.
+pub(super) async fn owner_page(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    html: &str,
+) -> Result<Response, AppError> {
+    Ok(match signed_in(app, headers).await? {
+        Some(_) => page(StatusCode::OK, html.to_owned()),
         None => Redirect::to("/login").into_response(),
     })
 }

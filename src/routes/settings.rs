@@ -6,18 +6,18 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use footfall_collector::SiteDomain;
 use footfall_dashboard::assets;
 use footfall_queries::stats::Goal;
 use footfall_queries::{goals, shares};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::owner::{page, password_work, private, require_owner, signed_in};
+use super::owner::{owner_page, password_work, private, require_owner};
 use super::stats::blocking;
+use super::view::registered_site;
 use crate::admin::{self, Command, Live};
 use crate::app::App;
 use crate::auth;
@@ -28,10 +28,7 @@ pub async fn get_page(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    Ok(match signed_in(&app, &headers).await? {
-        Some(_) => page(StatusCode::OK, assets::SETTINGS_HTML.to_owned()),
-        None => Redirect::to("/login").into_response(),
-    })
+    owner_page(&app, &headers, assets::SETTINGS_HTML).await
 }
 
 #[derive(Deserialize)]
@@ -60,10 +57,7 @@ pub async fn get_settings(
     Query(which): Query<Which>,
 ) -> Result<Response, AppError> {
     require_owner(&app, &headers).await?;
-    let site = SiteDomain::parse(&which.site)
-        .ok()
-        .and_then(|d| app.collector.sites().get(&d))
-        .ok_or_else(|| AppError::NotFound(format!("{} is not a registered site", which.site)))?;
+    let site = registered_site(&app, &which.site)?;
     let settings = site.settings.clone();
     let domain = settings.domain.to_string();
     let in_config = app

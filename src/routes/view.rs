@@ -113,10 +113,7 @@ impl Viewer {
                 )));
             }
         }
-        SiteDomain::parse(site_id)
-            .ok()
-            .and_then(|d| app.collector.sites().get(&d))
-            .ok_or_else(|| AppError::NotFound(format!("{site_id} is not a registered site")))
+        registered_site(app, site_id)
     }
 
     /// The site a request body names in `site_id`, its time zone, and the body.
@@ -132,6 +129,14 @@ impl Viewer {
         let tz = site.settings.timezone.parse().unwrap_or(Tz::UTC);
         Ok((json, site_id, tz))
     }
+}
+
+/// The running server's site of that name, or 404.
+pub(super) fn registered_site(app: &App, name: &str) -> Result<Arc<Site>, AppError> {
+    SiteDomain::parse(name)
+        .ok()
+        .and_then(|d| app.collector.sites().get(&d))
+        .ok_or_else(|| AppError::NotFound(format!("{name} is not a registered site")))
 }
 
 /// `GET /api/share/me`: what a shared link shows.
