@@ -17,7 +17,7 @@ use footfall_queries::shares::OpenLink;
 use serde::Deserialize;
 
 use super::owner::{page_with_policy, password_work, retry_after, secure, PAGE_POLICY};
-use super::view::{carries_link, open_link};
+use super::view::{open_link, share_token};
 use crate::app::App;
 use crate::auth;
 use crate::error::AppError;
@@ -206,7 +206,7 @@ pub async fn read_only_links(request: Request, next: Next) -> Response {
     let shared_view = path.starts_with("/api/share/")
         || path.starts_with("/share/")
         || path.starts_with("/assets/");
-    if !shared_view && carries_link(request.headers(), request.uri().query()) {
+    if !shared_view && share_token(request.headers(), request.uri().query()).is_some() {
         return AppError::Forbidden("a shared link is read-only: it cannot reach this".into())
             .into_response();
     }

@@ -41,12 +41,12 @@ pub enum Viewer {
 
 /// The shared link's token a request carries: in [`SHARE_HEADER`], or as `share=` in the URL
 /// of a download (which cannot carry a header).
-pub fn share_token(parts: &Parts) -> Option<String> {
+pub fn share_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     // A header that is not text is still a link's (a wrong one): never the owner's session.
-    if let Some(token) = parts.headers.get(SHARE_HEADER) {
+    if let Some(token) = headers.get(SHARE_HEADER) {
         return Some(String::from_utf8_lossy(token.as_bytes()).into_owned());
     }
-    url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(name, _)| name == "share")
         .map(|(_, token)| token.into_owned())
 }
@@ -61,7 +61,7 @@ impl FromRequestParts<Arc<App>> for Viewer {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, AppError> {
-        if let Some(token) = share_token(parts) {
+        if let Some(token) = share_token(&parts.headers, parts.uri.query()) {
             let link = open_link(app, &token).await?.ok_or_else(|| {
                 AppError::Unauthorized("this shared link does not exist or was revoked".into())
             })?;
@@ -353,13 +353,6 @@ fn inert(value: &str) -> String {
     } else {
         value.to_owned()
     }
-}
-
-/// Whether a request carries a shared link's token (then it may reach the shared view only).
-pub fn carries_link(headers: &HeaderMap, query: Option<&str>) -> bool {
-    headers.contains_key(SHARE_HEADER)
-        || url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .any(|(name, _)| name == "share")
 }
 
 #[cfg(test)]
