@@ -9,6 +9,8 @@ use footfall_collector::geo::GeoDb;
 use footfall_collector::sites::{Site, SiteSettings};
 use footfall_collector::{Collector, CollectorSettings, RequestContext, SiteDomain};
 
+pub mod load;
+
 /// Real browsers' user agents (none is dropped as a bot).
 pub const AGENTS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",

@@ -1,0 +1,41 @@
+//! What reached the store: events written, and hits the collector counted as dropped (bots,
+//! engagement without a visit, ...), read from the DuckDB file after the server has stopped.
+//! Every hit answered 202 must be one or the other.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use duckdb::{AccessMode, Config, Connection};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Landed {
+    pub events: u64,
+    /// Dropped hits by reason; `invalid` ones were answered 400, not 202.
+    pub dropped: BTreeMap<String, u64>,
+}
+
+impl Landed {
+    /// Hits the collector accepted and accounted for: stored or counted as dropped after parsing.
+    pub fn accounted(&self) -> u64 {
+        self.events
+            + self
+                .dropped
+                .iter()
+                .filter(|(reason, _)| reason.as_str() != "invalid")
+                .map(|(_, n)| n)
+                .sum::<u64>()
+    }
+}
+
+/// Counts in the store at `path`, opened read-only.
+pub fn count(path: &Path) -> duckdb::Result<Landed> {
+    let conn =
+        Connection::open_with_flags(path, Config::default().access_mode(AccessMode::ReadOnly)?)?;
+    let events = conn.query_row("SELECT count(*) FROM events", [], |row| row.get(0))?;
+    let mut statement =
+        conn.prepare("SELECT reason, sum(count)::UBIGINT FROM dropped_events GROUP BY reason")?;
+    let dropped = statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<duckdb::Result<_>>()?;
+    Ok(Landed { events, dropped })
+}
