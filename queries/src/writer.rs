@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use footfall_collector::{Collector, DropCount, DropReason, Event, Hit};
 use parking_lot::{Mutex, RwLock};
 
@@ -100,6 +100,18 @@ pub struct Writer {
 const DROP_LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// Salts rotate and ended visits are forgotten on this beat.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(30);
+/// While hits keep coming, the writer looks for more this often rather than being woken by
+/// each: a wake-up is a system call on the sender's side and a context switch on both, which
+/// under load cost more than enriching the hit. At 40,000 hits a second a pause queues 400.
+const BUSY_PAUSE: Duration = Duration::from_millis(10);
+
+/// What a look at the queue found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drained {
+    Some,
+    Empty,
+    Closed,
+}
 
 impl Writer {
     pub fn spawn(
@@ -210,26 +222,30 @@ impl Worker {
         let _stopped = StoppedOnExit(self.shared.clone());
         let mut last_flush = Instant::now();
         let mut last_housekeeping = Instant::now();
+        let mut busy = false;
         loop {
             let wait = self
                 .settings
                 .flush_interval
                 .saturating_sub(last_flush.elapsed());
-            let open = match self.receiver.recv_timeout(wait) {
-                Ok(hit) => {
-                    self.absorb(hit);
-                    while self.batch.len() < self.settings.batch_rows {
-                        match self.receiver.try_recv() {
-                            Ok(hit) => self.absorb(hit),
-                            Err(_) => break,
-                        }
+            // Busy (the last look found hits): pause, then take what came meanwhile, so a
+            // steady stream costs the senders no wake-up call each. Idle: sleep until a hit
+            // comes, which wakes this thread at once.
+            let open = if busy {
+                std::thread::sleep(BUSY_PAUSE.min(wait));
+                self.drain()
+            } else {
+                match self.receiver.recv_timeout(wait) {
+                    Ok(hit) => {
+                        self.absorb(hit);
+                        self.drain()
                     }
-                    true
+                    Err(RecvTimeoutError::Timeout) => Drained::Empty,
+                    Err(RecvTimeoutError::Disconnected) => Drained::Closed,
                 }
-                Err(RecvTimeoutError::Timeout) => true,
-                Err(RecvTimeoutError::Disconnected) => false,
             };
-            if !open {
+            busy = open == Drained::Some;
+            if open == Drained::Closed {
                 self.flush();
                 break;
             }
@@ -252,6 +268,27 @@ impl Worker {
         }
         self.log_drops(true);
         self.report
+    }
+
+    /// Takes every queued hit, up to a full batch.
+    fn drain(&mut self) -> Drained {
+        let mut took = false;
+        while self.batch.len() < self.settings.batch_rows {
+            match self.receiver.try_recv() {
+                Ok(hit) => {
+                    self.absorb(hit);
+                    took = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                // Closed and empty: every hit sent has been taken.
+                Err(TryRecvError::Disconnected) => return Drained::Closed,
+            }
+        }
+        if took {
+            Drained::Some
+        } else {
+            Drained::Empty
+        }
     }
 
     fn absorb(&mut self, hit: Hit) {
