@@ -23,4 +23,8 @@ pub enum StoreError {
     Setting(String),
     #[error(transparent)]
     Db(#[from] duckdb::Error),
+    /// Events could not be laid out as the appender's columns (a bug, not bad input: every
+    /// event fits the table).
+    #[error("cannot lay out a batch of events as columns: {0}")]
+    Columns(#[from] duckdb::arrow::error::ArrowError),
 }

@@ -22,6 +22,7 @@
 pub mod counters;
 pub mod drops;
 pub mod error;
+mod event_batch;
 pub mod goals;
 pub mod keys;
 pub mod migrate;
