@@ -44,6 +44,19 @@ impl Default for CollectorSettings {
     }
 }
 
+/// The parts of a hit's events that are the same for every site it names.
+#[derive(Clone, Default)]
+struct Shared {
+    name: String,
+    hostname: String,
+    path: String,
+    referrer: String,
+    source: String,
+    utm: crate::page::Utm,
+    location: crate::geo::Location,
+    props: Vec<(String, String)>,
+}
+
 /// How many distinct unknown domains get a log line each; after that they are only counted, so
 /// junk traffic cannot flood the log.
 const UNKNOWN_DOMAINS_LOGGED: usize = 100;
@@ -132,6 +145,8 @@ impl Collector {
             self.agents.parse(&ctx.user_agent)
         };
 
+        // The sites that keep the hit, with the visitor and visit it belongs to in each.
+        let mut kept = Vec::with_capacity(hit.domains.len());
         for domain in &hit.domains {
             let Some(site) = self.sites.get(domain) else {
                 self.drops.add(day, "", DropReason::UnknownSite);
@@ -144,13 +159,10 @@ impl Collector {
                 continue;
             };
             let site_name = domain.as_str();
-            let client = match &agent {
-                Agent::Human(client) => client.clone(),
-                Agent::Bot => {
-                    self.drops.add(day, site_name, DropReason::Bot);
-                    continue;
-                }
-            };
+            if matches!(agent, Agent::Bot) {
+                self.drops.add(day, site_name, DropReason::Bot);
+                continue;
+            }
             if self.spam.is_spam(hit.referrer.as_deref()) {
                 self.drops.add(day, site_name, DropReason::Spam);
                 continue;
@@ -188,28 +200,57 @@ impl Collector {
             } else {
                 self.sessions.session_for(ids, ctx.received_at)
             };
-            let referral = referrer::classify(hit.referrer.as_deref(), &page.hostname);
-            let source = [&page.utm.source, &page.ref_source]
-                .into_iter()
-                .find(|s| !s.is_empty())
-                .map(|s| referrer::source_from_param(s))
-                .unwrap_or(referral.source);
+            kept.push((domain.clone(), ids.current, session_id));
+        }
+        if kept.is_empty() {
+            return out;
+        }
+
+        // What every site's event shares, worked out once; the last event takes the hit's
+        // strings instead of copying them (nearly every hit names one site).
+        let referral = referrer::classify(hit.referrer.as_deref(), &page.hostname);
+        let source = [&page.utm.source, &page.ref_source]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .map(|s| referrer::source_from_param(s))
+            .unwrap_or(referral.source);
+        let mut shared = Shared {
+            name: hit.name,
+            hostname: page.hostname,
+            path: page.path,
+            referrer: referral.referrer,
+            source,
+            utm: page.utm,
+            location: self.geo.lookup(hit.context.client_ip),
+            props: hit.props,
+        };
+        // Bots kept nothing above.
+        let Agent::Human(client) = agent else {
+            return out;
+        };
+        let last = kept.len() - 1;
+        for (i, (site, visitor_id, session_id)) in kept.into_iter().enumerate() {
+            let shared = if i == last {
+                std::mem::take(&mut shared)
+            } else {
+                shared.clone()
+            };
             out.events.push(Event {
-                site: domain.clone(),
-                ts: ctx.received_at,
-                name: hit.name.clone(),
-                hostname: page.hostname.clone(),
-                path: page.path.clone(),
-                visitor_id: ids.current,
+                site,
+                ts: hit.context.received_at,
+                name: shared.name,
+                hostname: shared.hostname,
+                path: shared.path,
+                visitor_id,
                 session_id,
                 interactive: hit.interactive,
-                referrer: referral.referrer,
-                source,
-                utm: page.utm.clone(),
+                referrer: shared.referrer,
+                source: shared.source,
+                utm: shared.utm,
                 click_id: page.click_id,
-                location: self.geo.lookup(ctx.client_ip),
-                client,
-                props: hit.props.clone(),
+                location: shared.location,
+                client: client.clone(),
+                props: shared.props,
                 engaged_ms: hit.engagement.map(|e| e.engaged_ms),
                 scroll_depth: hit.engagement.map(|e| e.scroll_depth),
             });
