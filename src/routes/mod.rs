@@ -13,6 +13,7 @@ mod script;
 mod settings;
 mod share;
 mod stats;
+mod time_limit;
 mod view;
 
 use std::net::SocketAddr;
@@ -25,7 +26,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use footfall_collector::RequestContext;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use crate::app::App;
 
@@ -97,11 +97,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/popular.rss", get(popular::get_popular_rss))
         .route("/healthz", get(health::healthz))
         .merge(owner_routes)
-        // Slow clients must not hold a connection (or a shutdown) forever.
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(10),
-        ))
+        .layer(axum::middleware::from_fn(time_limit::time_limit))
         .with_state(app)
 }
 
