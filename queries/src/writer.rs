@@ -20,7 +20,10 @@ use crate::sink::EventSink;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriterSettings {
-    /// Hits waiting to be written, at most; beyond it the server answers 503.
+    /// Hits waiting to be written, at most; beyond it the server answers 503. DuckDB checkpoints
+    /// inside a commit now and then, holding the writer for up to about a second under heavy
+    /// load (benches/README.md): the default holds a second of 30,000 hits a second, about 20 MB
+    /// when full.
     pub queue_capacity: usize,
     /// Commit when this many events are waiting…
     pub batch_rows: usize,
@@ -31,7 +34,7 @@ pub struct WriterSettings {
 impl Default for WriterSettings {
     fn default() -> Self {
         WriterSettings {
-            queue_capacity: 10_000,
+            queue_capacity: 30_000,
             batch_rows: 5_000,
             flush_interval: Duration::from_millis(200),
         }
@@ -104,6 +107,10 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(30);
 /// each: a wake-up is a system call on the sender's side and a context switch on both, which
 /// under load cost more than enriching the hit. At 40,000 hits a second a pause queues 400.
 const BUSY_PAUSE: Duration = Duration::from_millis(10);
+
+/// A commit slower than this is logged: hits queue up meanwhile, and past the queue's capacity
+/// the server answers 503.
+const SLOW_COMMIT: Duration = Duration::from_millis(250);
 
 /// What a look at the queue found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,8 +317,17 @@ impl Worker {
         }
         let mut backoff = Duration::from_millis(50);
         loop {
+            let started = Instant::now();
             match self.sink.write_batch(&self.batch, &drops) {
                 Ok(()) => {
+                    let took = started.elapsed();
+                    if took > SLOW_COMMIT {
+                        // The queue fills meanwhile; past its capacity the server answers 503.
+                        tracing::info!(
+                            "committing {} events took {took:.0?} (the store may be checkpointing)",
+                            self.batch.len()
+                        );
+                    }
                     let written = self.batch.len() as u64;
                     self.report.events_written += written;
                     self.shared
