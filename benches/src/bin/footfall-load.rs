@@ -161,6 +161,12 @@ fn main() -> std::process::ExitCode {
         let stopped = footfall.stop(Duration::from_secs(15));
         let report = match stopped {
             Ok(stopped) => {
+                // Warnings, errors and slow commits say why a run went as it did.
+                for line in stopped.log.iter().filter(|l| {
+                    l.contains("WARN") || l.contains("ERROR") || l.contains("committing")
+                }) {
+                    eprintln!("  server: {line}");
+                }
                 let written = stopped
                     .log
                     .iter()
