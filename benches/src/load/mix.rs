@@ -136,6 +136,7 @@ fn client_address(rng: &mut StdRng) -> IpAddr {
 pub fn events(domain: &str, count: usize, seed: u64) -> Vec<Template> {
     let mut rng = StdRng::seed_from_u64(seed);
     let agents = user_agents();
+    let origin = HeaderValue::from_str(&format!("https://{domain}")).expect("a domain is a header");
     let visitors: Vec<(HeaderValue, HeaderValue)> = (0..VISITORS)
         .map(|_| {
             let agent = if rng.random_ratio(3, 100) {
@@ -188,6 +189,9 @@ pub fn events(domain: &str, count: usize, seed: u64) -> Vec<Template> {
             let mut headers = HeaderMap::new();
             headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1"));
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            // The tracker posts from the site's pages, another origin: browsers send this, and
+            // Footfall answers it with CORS headers.
+            headers.insert(header::ORIGIN, origin.clone());
             headers.insert(header::USER_AGENT, agent.clone());
             headers.insert("x-forwarded-for", address.clone());
             Template {
