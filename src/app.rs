@@ -10,7 +10,7 @@ use footfall_collector::sites::Site;
 use footfall_collector::{Collector, SiteDomain};
 use footfall_queries::counters::{Counters, Rules};
 use footfall_queries::stats::rollup;
-use footfall_queries::{owners, sites, DuckDbSink, Store, Writer};
+use footfall_queries::{owners, sites, Checkpointer, DuckDbSink, Store, Writer};
 use parking_lot::Mutex;
 
 use crate::api_keys::ApiLimiter;
@@ -24,6 +24,9 @@ pub struct App {
     pub api_limiter: ApiLimiter,
     pub collector: Arc<Collector>,
     pub writer: Writer,
+    /// Checkpoints the store on its own thread, so commits never wait for one. Stopped before
+    /// the writer's last commit and checkpoint.
+    pub checkpointer: Mutex<Checkpointer>,
     /// Rolls up each day once it closes, so queries over long periods stay fast.
     pub rollups: rollup::Keeper,
     pub store: Arc<Store>,
@@ -77,6 +80,7 @@ impl App {
             settings.writer.clone(),
             vec![counters.clone()],
         );
+        let checkpointer = Checkpointer::spawn(&store)?;
         let rollups = rollup::Keeper::spawn(store.connection()?, clock);
         let setup_token = first_run_link(&store)?;
         // Made now, so that the first sign-in with an unknown name takes no longer than others.
@@ -90,6 +94,7 @@ impl App {
             settings,
             collector,
             writer,
+            checkpointer: Mutex::new(checkpointer),
             store,
             counters,
             login_limits: LoginLimits::default(),

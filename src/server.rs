@@ -1,9 +1,9 @@
 //! Serving: bind, run until told to stop, then stop gracefully.
 //!
 //! Stopping, in order: stop accepting; give in-flight requests up to five seconds; let a rollup
-//! step in progress finish; close the write queue (later hits get 503); write and commit
-//! everything queued; checkpoint. The whole
-//! stop takes under ten seconds, and no hit that got a 202 is lost unless the store itself fails.
+//! step and a checkpoint in progress finish; close the write queue (later hits get 503); write
+//! and commit everything queued; checkpoint. The whole stop takes under ten seconds, and no hit
+//! that got a 202 is lost unless the store itself fails.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -90,6 +90,9 @@ pub async fn run(
     // open transaction.
     let rollups_app = app.clone();
     tokio::task::spawn_blocking(move || rollups_app.rollups.stop()).await?;
+    // Likewise a checkpoint in progress; the writer makes the last one.
+    let checkpoint_app = app.clone();
+    tokio::task::spawn_blocking(move || checkpoint_app.checkpointer.lock().stop()).await?;
 
     if let Some(task) = admin_task {
         task.abort();

@@ -9,6 +9,7 @@
 //! - [`migrate`]: numbered migrations from `migrations/`, applied at start.
 //! - [`sink`]: [`EventSink`], the narrow interface a backend implements, and [`DuckDbSink`].
 //! - [`writer`]: [`Writer`], the bounded queue and the thread that enriches and appends.
+//! - [`checkpointer`]: [`Checkpointer`], the thread that checkpoints so the writer never waits.
 //! - [`sites`]: the `sites` table.
 //! - [`drops`]: the `dropped_events` table.
 //! - [`keys`]: the `api_keys` table (hashes of Stats API keys).
@@ -19,6 +20,7 @@
 //! - [`stats`]: aggregate queries (metrics by dimensions, filters, periods).
 //! - `sample` (feature `test-support`): realistic sample traffic for tests and benches.
 
+pub mod checkpointer;
 pub mod counters;
 pub mod drops;
 pub mod error;
@@ -36,6 +38,7 @@ pub mod stats;
 pub mod store;
 pub mod writer;
 
+pub use checkpointer::Checkpointer;
 /// The store's connection type, for callers that run store work on their own threads.
 pub use duckdb::Connection;
 pub use error::StoreError;

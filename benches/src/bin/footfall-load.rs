@@ -163,7 +163,10 @@ fn main() -> std::process::ExitCode {
             Ok(stopped) => {
                 // Warnings, errors and slow commits say why a run went as it did.
                 for line in stopped.log.iter().filter(|l| {
-                    l.contains("WARN") || l.contains("ERROR") || l.contains("committing")
+                    l.contains("WARN")
+                        || l.contains("ERROR")
+                        || l.contains("committing")
+                        || l.contains("checkpoint")
                 }) {
                     eprintln!("  server: {line}");
                 }
