@@ -20,10 +20,10 @@ use crate::sink::EventSink;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriterSettings {
-    /// Hits waiting to be written, at most; beyond it the server answers 503. DuckDB checkpoints
-    /// inside a commit now and then, holding the writer for up to about a second under heavy
-    /// load (benches/README.md): the default holds a second of 30,000 hits a second, about 20 MB
-    /// when full.
+    /// Hits waiting to be written, at most; beyond it the server answers 503. A commit may wait
+    /// for a checkpoint in progress (up to about a second seen under heavy load, before
+    /// checkpoints moved to their own thread; see benches/README.md): the default holds a
+    /// second of 30,000 hits a second, about 20 MB when full.
     pub queue_capacity: usize,
     /// Commit when this many events are waiting…
     pub batch_rows: usize,
