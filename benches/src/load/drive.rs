@@ -34,6 +34,28 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Nothing counted yet.
+    fn empty() -> Outcome {
+        Outcome {
+            expected: 0,
+            other: BTreeMap::new(),
+            errors: 0,
+            // 1 µs to 60 s, three significant digits.
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// Adds another connection's counts to these.
+    fn add(&mut self, part: Outcome) {
+        self.expected += part.expected;
+        self.errors += part.errors;
+        for (status, n) in part.other {
+            *self.other.entry(status).or_default() += n;
+        }
+        self.latency.add(&part.latency).expect("same bounds");
+    }
+
     pub fn answered(&self) -> u64 {
         self.expected + self.other.values().sum::<u64>()
     }
@@ -60,11 +82,6 @@ impl Outcome {
     }
 }
 
-fn histogram() -> Histogram<u64> {
-    // 1 µs to 60 s, three significant digits.
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
-}
-
 /// Sends `requests` (cycled, each connection from its own offset) to `addr` over `connections`
 /// connections for `duration`, counting answers with status `expect` apart from the rest.
 pub async fn drive(
@@ -83,21 +100,9 @@ pub async fn drive(
             tokio::spawn(connection(addr, deadline, requests, offset, expect))
         })
         .collect();
-    let mut total = Outcome {
-        expected: 0,
-        other: BTreeMap::new(),
-        errors: 0,
-        latency: histogram(),
-        elapsed: Duration::ZERO,
-    };
+    let mut total = Outcome::empty();
     for task in tasks {
-        let part = task.await.expect("a connection task panicked");
-        total.expected += part.expected;
-        total.errors += part.errors;
-        for (status, n) in part.other {
-            *total.other.entry(status).or_default() += n;
-        }
-        total.latency.add(&part.latency).expect("same bounds");
+        total.add(task.await.expect("a connection task panicked"));
     }
     total.elapsed = started.elapsed();
     total
@@ -111,13 +116,7 @@ async fn connection(
     mut next: usize,
     expect: StatusCode,
 ) -> Outcome {
-    let mut out = Outcome {
-        expected: 0,
-        other: BTreeMap::new(),
-        errors: 0,
-        latency: histogram(),
-        elapsed: Duration::ZERO,
-    };
+    let mut out = Outcome::empty();
     'connect: while Instant::now() < deadline {
         let Ok(stream) = TcpStream::connect(addr).await else {
             out.errors += 1;
