@@ -202,6 +202,10 @@ impl Collector {
             };
             kept.push((domain.clone(), ids.current, session_id));
         }
+        // A bot's hit was dropped for every site above: it keeps nothing.
+        let Agent::Human(client) = agent else {
+            return out;
+        };
         if kept.is_empty() {
             return out;
         }
@@ -223,10 +227,6 @@ impl Collector {
             utm: page.utm,
             location: self.geo.lookup(hit.context.client_ip),
             props: hit.props,
-        };
-        // Bots kept nothing above.
-        let Agent::Human(client) = agent else {
-            return out;
         };
         let last = kept.len() - 1;
         for (i, (site, visitor_id, session_id)) in kept.into_iter().enumerate() {
