@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use footfall_queries::WriterReport;
 use tokio::net::TcpListener;
+use tower::util::MapResponse;
 
 use crate::admin;
 use crate::app::App;
-use crate::routes::router;
+use crate::routes::{router, TimeLimit};
 
 /// How long in-flight requests get after the stop signal.
 const DRAIN_REQUESTS: Duration = Duration::from_secs(5);
@@ -70,7 +71,10 @@ pub async fn run(
     let mut stop_for_serve = stop_rx.clone();
     let serve = axum::serve(
         listener,
-        router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        MapResponse::new(
+            router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+            TimeLimit::new,
+        ),
     )
     .with_graceful_shutdown(async move {
         let _ = stop_for_serve.wait_for(|stopped| *stopped).await;

@@ -14,34 +14,32 @@ mod settings;
 mod share;
 mod stats;
 mod time_limit;
+
+pub use time_limit::{TimeLimit, REQUEST_TIME_LIMIT};
 mod view;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderMap, Method};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 use footfall_collector::RequestContext;
-use tower_http::cors::{Any, CorsLayer};
 
 use crate::app::App;
 
-/// The whole HTTP surface, as a value tests can call directly.
+/// The whole HTTP surface, as a value tests can call directly. The server wraps it in
+/// [`TimeLimit`] (see there why not a layer here).
 pub fn router(app: Arc<App>) -> Router {
-    // Any page may send events here: the tracker runs on the owner's sites, which are other
-    // origins. Preflights are cached for a day.
-    let open_cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::POST, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE])
-        .max_age(Duration::from_secs(86_400));
-    let ingest = Router::new()
-        .route("/api/event", post(event::post_event))
-        .layer(DefaultBodyLimit::max(app.settings.max_body_bytes))
-        .layer(open_cors);
+    // `/api/event` takes no layer: any page may send events (the tracker runs on the owner's
+    // sites, which are other origins), so its handlers answer CORS themselves, and its handler
+    // reads the body with its own limit. On the busiest route each axum layer cost a boxed
+    // clone of the route per request, and tower-http's CORS layer worked out the same headers
+    // again for every request (benches/README.md).
+    let ingest = Router::new().route(
+        "/api/event",
+        post(event::post_event).options(event::preflight),
+    );
     // The owner's pages: requests that change something must come from this server's pages.
     let owner_routes = Router::new()
         .route("/", get(owner::get_home))
@@ -97,7 +95,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/popular.rss", get(popular::get_popular_rss))
         .route("/healthz", get(health::healthz))
         .merge(owner_routes)
-        .layer(axum::middleware::from_fn(time_limit::time_limit))
         .with_state(app)
 }
 
