@@ -37,10 +37,10 @@ pub const PENDING_BATCHES: usize = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriterSettings {
-    /// Hits waiting to be written, at most; beyond it the server answers 503. A commit may wait
-    /// for a checkpoint in progress (up to about a second seen under heavy load, before
-    /// checkpoints moved to their own thread; see benches/README.md): the default holds a
-    /// second of 30,000 hits a second, about 20 MB when full.
+    /// Hits waiting to be enriched, at most; beyond it the server answers 503. The queue only
+    /// fills once [`PENDING_BATCHES`] wait for a commit too (a commit may wait up to two seconds
+    /// for a checkpoint under heavy load; see benches/README.md): the default holds a second of
+    /// 30,000 hits a second on top of those, about 20 MB when full.
     pub queue_capacity: usize,
     /// Commit when this many events are waiting…
     pub batch_rows: usize,
