@@ -81,6 +81,8 @@ impl App {
             vec![counters.clone()],
         );
         let checkpointer = Checkpointer::spawn(&store)?;
+        // Every setting is made by now.
+        store.lock_configuration()?;
         let rollups = rollup::Keeper::spawn(store.connection()?, clock);
         let setup_token = first_run_link(&store)?;
         // Made now, so that the first sign-in with an unknown name takes no longer than others.

@@ -293,3 +293,15 @@ async fn a_private_sites_chart_over_all_time_says_nothing_of_when_it_began() {
         unknown.replace("nowhere.test", "x")
     );
 }
+
+#[tokio::test]
+async fn the_server_runs_duckdb_with_its_configuration_locked() {
+    let (_dir, _clock, app, _router) = app_at_9_on_1_may();
+    let conn = app.store.connection().unwrap();
+    let error = conn
+        .execute_batch("SET enable_external_access = true")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("configuration has been locked"), "{error}");
+    app.store.check().unwrap();
+}

@@ -85,6 +85,16 @@ impl Store {
         Ok(())
     }
 
+    /// Freezes DuckDB's settings for the rest of the process: no statement can then turn file
+    /// access, extensions or limits back on (`SET lock_configuration` cannot be undone). The
+    /// server calls it once its own settings are made (the checkpointer sets one).
+    pub fn lock_configuration(&self) -> Result<(), StoreError> {
+        self.root
+            .lock()
+            .execute_batch("SET lock_configuration = true")?;
+        Ok(())
+    }
+
     /// Moves the write-ahead log into the database file, so the next start opens fast.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.connection()?.execute_batch("CHECKPOINT")?;
