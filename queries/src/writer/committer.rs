@@ -75,19 +75,16 @@ impl Committer {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
-            self.commit(batch, false);
+            self.commit(batch);
             for observer in &self.observers {
                 observer.between_commits();
             }
         }
-        // The tally still unwritten.
-        self.commit(
-            Batch {
-                events: Vec::new(),
-                drops: Vec::new(),
-            },
-            true,
-        );
+        // The tally still unwritten: with no events, it is written now.
+        self.commit(Batch {
+            events: Vec::new(),
+            drops: Vec::new(),
+        });
         if let Err(e) = self.sink.checkpoint() {
             tracing::warn!("checkpoint at shutdown failed (the write-ahead log will be replayed at next start): {e}");
         }
@@ -95,12 +92,12 @@ impl Committer {
         self.report
     }
 
-    /// Commits the batch, and the drop tally when it is due (or `last`), retrying while the
-    /// store fails. Gives up only past the shutdown deadline.
-    fn commit(&mut self, batch: Batch, last: bool) {
+    /// Commits the batch, and the drop tally when it is due or the batch has no events,
+    /// retrying while the store fails. Gives up only past the shutdown deadline.
+    fn commit(&mut self, batch: Batch) {
         let Batch { events, drops } = batch;
         merge_drops(&mut self.unwritten_drops, drops);
-        let drops = if last || events.is_empty() || self.last_drops_write.elapsed() >= DROPS_EVERY {
+        let drops = if events.is_empty() || self.last_drops_write.elapsed() >= DROPS_EVERY {
             std::mem::take(&mut self.unwritten_drops)
         } else {
             Vec::new()

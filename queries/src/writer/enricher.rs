@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
-use footfall_collector::{Collector, Hit};
+use footfall_collector::{Collector, Event, Hit};
 
 use super::{Batch, Shared, StoppedOnExit, WriterSettings};
 
@@ -29,7 +29,7 @@ pub(super) struct Enricher {
     hand_over: Sender<Batch>,
     collector: Arc<Collector>,
     settings: WriterSettings,
-    batch: Vec<footfall_collector::Event>,
+    batch: Vec<Event>,
     shared: Arc<Shared>,
 }
 
