@@ -118,13 +118,18 @@ impl Asset {
     }
 }
 
-/// Opens a response to pages of any origin: readable by their scripts (CORS) and loadable as a
-/// subresource under Cross-Origin-Embedder-Policy or with `crossorigin`.
-pub fn open_to_any_origin(headers: &mut HeaderMap) {
+/// Lets the scripts of pages of any origin read a response (CORS).
+pub fn readable_by_any_origin(headers: &mut HeaderMap) {
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
     );
+}
+
+/// Opens a response to pages of any origin: readable by their scripts (CORS) and loadable as a
+/// subresource under Cross-Origin-Embedder-Policy or with `crossorigin`.
+pub fn open_to_any_origin(headers: &mut HeaderMap) {
+    readable_by_any_origin(headers);
     headers.insert(
         header::HeaderName::from_static("cross-origin-resource-policy"),
         HeaderValue::from_static("cross-origin"),

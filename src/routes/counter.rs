@@ -5,13 +5,13 @@
 use std::sync::{Arc, LazyLock};
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::public::{requested_path, respond, Params, Scope};
 use crate::app::App;
-use crate::assets::Asset;
+use crate::assets::{readable_by_any_origin, Asset};
 use crate::error::AppError;
 
 /// Paths one request may ask for: an index page of posts, not a crawl.
@@ -70,9 +70,6 @@ static COUNTER_JS: LazyLock<Asset> = LazyLock::new(|| {
 
 pub async fn get_counter_js(headers: HeaderMap) -> Response {
     let mut response = COUNTER_JS.respond(&headers);
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    readable_by_any_origin(response.headers_mut());
     response
 }

@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::request_context;
 use crate::app::App;
+use crate::assets::readable_by_any_origin;
 use crate::error::AppError;
 
 /// Parses the body (JSON whatever the content type), queues the hit, and answers `202 {}`.
@@ -38,10 +39,7 @@ pub async fn post_event(
             .into_response(),
         Err(e) => e.into_response(),
     };
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    readable_by_any_origin(response.headers_mut());
     response
 }
 
