@@ -15,7 +15,7 @@ mod share;
 mod stats;
 mod time_limit;
 
-pub use time_limit::{TimeLimit, REQUEST_TIME_LIMIT};
+pub use time_limit::TimeLimit;
 mod view;
 
 use std::net::SocketAddr;
