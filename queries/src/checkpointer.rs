@@ -117,7 +117,8 @@ fn checkpoint_if_large(conn: &Connection, wal: &Path, wal_limit: u64) -> Result<
     }
     let started = Instant::now();
     conn.execute_batch("CHECKPOINT")?;
-    tracing::debug!(
+    // Once a minute or so under steady traffic; commits wait meanwhile, so worth a line.
+    tracing::info!(
         "checkpointed {} MB of log in {:.0?}",
         size >> 20,
         started.elapsed()

@@ -290,6 +290,30 @@ fn failed_commits_are_retried_and_reported_until_they_succeed() {
 }
 
 #[test]
+fn new_hits_are_refused_while_the_store_fails_and_taken_again_once_it_recovers() {
+    let store = Store::open_in_memory(&StoreOptions::default()).unwrap();
+    let failures = Arc::new(AtomicUsize::new(usize::MAX));
+    let sink = Gated {
+        inner: DuckDbSink::new(store.connection().unwrap()),
+        gate: Arc::default(),
+        failures_left: failures.clone(),
+    };
+    let writer = Writer::spawn(Box::new(sink), collector(), settings(100, 100, 10));
+    writer.try_enqueue(hit(0)).unwrap();
+    wait_for(|| writer.status().last_error.is_some());
+    // Not acknowledged into a queue that may never reach the store (a full disk)…
+    assert_eq!(writer.try_enqueue(hit(1)), Err(EnqueueError::StoreFailing));
+    // …while the hit queued before the failure is kept and retried.
+    failures.store(0, Ordering::SeqCst);
+    wait_for(|| writer.status().last_error.is_none());
+    assert_eq!(count(&store), 1);
+    writer.try_enqueue(hit(2)).unwrap();
+    let report = writer.shutdown(Instant::now() + Duration::from_secs(5));
+    assert_eq!((report.events_written, report.events_lost), (2, 0));
+    assert_eq!(count(&store), 2);
+}
+
+#[test]
 fn a_store_that_never_recovers_is_given_up_at_the_deadline() {
     let store = Store::open_in_memory(&StoreOptions::default()).unwrap();
     let sink = Gated {

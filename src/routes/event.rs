@@ -87,7 +87,7 @@ pub(super) fn enqueue(app: &App, hit: Hit) -> Result<(), AppError> {
             reason: e.to_string(),
             retry_after_secs: match e {
                 EnqueueError::Full => 1,
-                EnqueueError::Closed => 5,
+                EnqueueError::Closed | EnqueueError::StoreFailing => 5,
             },
         })
 }

@@ -25,6 +25,10 @@ const SLOW_COMMIT: Duration = Duration::from_millis(250);
 /// this long of the tally, never an event.
 const DROPS_EVERY: Duration = Duration::from_secs(2);
 
+/// The enricher plans for the slowest of this many recent commits (about a second and a half
+/// of them when idle): one fast commit after slow ones must not make it late.
+const RECENT_COMMITS: usize = 8;
+
 /// Batches that waited for a slow commit go into the next one together, up to this many
 /// events: one transaction costs less than several, and catching up is quicker.
 const MERGE_UP_TO: usize = 20_000;
@@ -39,6 +43,8 @@ pub(super) struct Committer {
     last_drops_write: Instant,
     drops_since_log: BTreeMap<DropReason, u64>,
     last_drop_log: Instant,
+    /// How long the last few commits took, newest first.
+    recent_commits: [Duration; RECENT_COMMITS],
     report: WriterReport,
 }
 
@@ -58,6 +64,7 @@ impl Committer {
             last_drops_write: Instant::now(),
             drops_since_log: BTreeMap::new(),
             last_drop_log: Instant::now(),
+            recent_commits: [Duration::ZERO; RECENT_COMMITS],
             report: WriterReport::default(),
         }
     }
@@ -114,6 +121,17 @@ impl Committer {
             match self.sink.write_batch(&events, &drops) {
                 Ok(()) => {
                     let took = started.elapsed();
+                    self.recent_commits.rotate_right(1);
+                    self.recent_commits[0] = took;
+                    let slowest = self
+                        .recent_commits
+                        .iter()
+                        .max()
+                        .copied()
+                        .unwrap_or_default();
+                    self.shared
+                        .slow_commit_micros
+                        .store(slowest.as_micros() as u64, Ordering::Relaxed);
                     if took > SLOW_COMMIT {
                         tracing::info!(
                             "committing {} events took {took:.0?} (the store may be checkpointing)",
@@ -125,6 +143,8 @@ impl Committer {
                     self.shared
                         .events_written
                         .fetch_add(written, Ordering::Relaxed);
+                    // In this order, so that whoever sees the error gone sees hits taken again.
+                    self.shared.store_failing.store(false, Ordering::SeqCst);
                     self.shared.last_error.lock().take();
                     for observer in &self.observers {
                         observer.committed(&events);
@@ -137,6 +157,8 @@ impl Committer {
                         "writing {} events failed, retrying in {backoff:?}: {e}",
                         events.len()
                     );
+                    // In this order, so that whoever sees the error sees hits refused.
+                    self.shared.store_failing.store(true, Ordering::SeqCst);
                     *self.shared.last_error.lock() = Some(e.to_string());
                     let past_deadline = self
                         .shared

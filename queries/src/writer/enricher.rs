@@ -1,6 +1,7 @@
 //! The writer's first stage: takes hits off the queue, enriches them into events, and hands
 //! them to the committer in batches.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,10 +60,8 @@ impl Enricher {
         let mut last_housekeeping = Instant::now();
         let mut busy = false;
         loop {
-            let wait = self
-                .settings
-                .flush_interval
-                .saturating_sub(last_hand_over.elapsed());
+            let period = self.hand_over_period();
+            let wait = period.saturating_sub(last_hand_over.elapsed());
             // Busy (the last look found hits): pause, then take what came meanwhile, so a
             // steady stream costs the senders no wake-up call each. Idle: sleep until a hit
             // comes, which wakes this thread at once.
@@ -84,9 +83,7 @@ impl Enricher {
                 self.hand_over();
                 break;
             }
-            if self.batch.len() >= self.settings.batch_rows
-                || last_hand_over.elapsed() >= self.settings.flush_interval
-            {
+            if self.batch.len() >= self.settings.batch_rows || last_hand_over.elapsed() >= period {
                 if !self.hand_over() {
                     break;
                 }
@@ -97,6 +94,18 @@ impl Enricher {
                 last_housekeeping = Instant::now();
             }
         }
+    }
+
+    /// How often a batch is handed over when it does not fill first: the flush interval less
+    /// the slowest recent commit and one pause, so that the oldest event of a batch (queued
+    /// just after the previous hand-over) is committed within the flush interval; at least half
+    /// of it, so a slow store is not asked for ever smaller commits.
+    fn hand_over_period(&self) -> Duration {
+        let commit = Duration::from_micros(self.shared.slow_commit_micros.load(Ordering::Relaxed));
+        let interval = self.settings.flush_interval;
+        interval
+            .saturating_sub(commit + BUSY_PAUSE)
+            .max(interval / 2)
     }
 
     /// Takes every queued hit, up to a full batch.

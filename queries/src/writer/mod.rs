@@ -44,7 +44,9 @@ pub struct WriterSettings {
     pub queue_capacity: usize,
     /// Commit when this many events are waiting…
     pub batch_rows: usize,
-    /// …or when the oldest has waited this long. This bounds what a crash can lose.
+    /// …or so that the oldest is committed within this long of being queued (the enricher
+    /// hands a batch over early by the time the last commit took). This bounds what a crash
+    /// can lose: about this long of traffic, unless the store is slower than usual just then.
     pub flush_interval: Duration,
 }
 
@@ -77,6 +79,8 @@ pub enum EnqueueError {
     Full,
     #[error("the server is shutting down")]
     Closed,
+    #[error("the store cannot write at the moment (is its disk full?)")]
+    StoreFailing,
 }
 
 /// The writer's health, for `/healthz`.
@@ -100,6 +104,12 @@ pub struct WriterReport {
 #[derive(Default)]
 struct Shared {
     events_written: AtomicU64,
+    /// Set while commits fail: new hits are refused meanwhile rather than acknowledged into a
+    /// queue that may never reach the store (a full disk). Those already queued are retried.
+    store_failing: AtomicBool,
+    /// The slowest of the last few commits, in microseconds: the enricher hands over earlier by
+    /// as much, so that a batch's oldest event is committed within the flush interval.
+    slow_commit_micros: AtomicU64,
     last_error: Mutex<Option<String>>,
     /// Set by `shutdown`: past it, a failing store is given up on.
     deadline: Mutex<Option<Instant>>,
@@ -167,10 +177,13 @@ impl Writer {
         }
     }
 
-    /// Queues a hit without blocking.
+    /// Queues a hit without blocking; refuses it while the store fails to commit.
     pub fn try_enqueue(&self, hit: Hit) -> Result<(), EnqueueError> {
         let sender = self.sender.read();
         let sender = sender.as_ref().ok_or(EnqueueError::Closed)?;
+        if self.shared.store_failing.load(Ordering::Relaxed) {
+            return Err(EnqueueError::StoreFailing);
+        }
         sender.try_send(hit).map_err(|e| match e {
             TrySendError::Full(_) => EnqueueError::Full,
             TrySendError::Disconnected(_) => EnqueueError::Closed,
