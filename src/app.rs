@@ -16,12 +16,15 @@ use parking_lot::Mutex;
 use crate::api_keys::ApiLimiter;
 use crate::auth::{self, LoginLimits};
 use crate::config::Settings;
+use crate::rate_limit::ClientLimits;
 
 /// What every handler can reach.
 pub struct App {
     pub settings: Settings,
     /// The Stats API's requests per key and hour.
     pub api_limiter: ApiLimiter,
+    /// The public endpoints' requests per client address (swept by the server).
+    pub client_limits: Arc<ClientLimits>,
     pub collector: Arc<Collector>,
     pub writer: Writer,
     /// Checkpoints the store on its own thread, so commits never wait for one. Stopped before
@@ -93,6 +96,7 @@ impl App {
         Ok(Arc::new(App {
             rollups,
             api_limiter: ApiLimiter::new(settings.api_requests_per_hour),
+            client_limits: Arc::new(ClientLimits::new(settings.rate_limits)),
             settings,
             collector,
             writer,

@@ -48,6 +48,11 @@ impl ClientIpPolicy {
         ClientIpPolicy { trusted, header }
     }
 
+    /// Whether `peer` is one of the trusted proxies.
+    pub fn is_proxy(&self, peer: IpAddr) -> bool {
+        self.is_trusted(canonical(peer))
+    }
+
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = canonical(peer);
         if !self.is_trusted(peer) {

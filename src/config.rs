@@ -15,6 +15,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::client_ip::{ClientIpHeader, ClientIpPolicy};
+use crate::rate_limit::{Rate, RateLimits};
+use crate::server::ConnectionSettings;
 
 /// The file as written. Every field has a default, so an empty file (or none) is valid.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,7 +35,51 @@ pub struct Config {
     pub writer: WriterConfig,
     pub store: StoreConfig,
     pub api: ApiConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub connections: ConnectionsConfig,
     pub sites: Vec<SiteConfig>,
+}
+
+/// Per client address; see [`RateLimits`] for the defaults and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    pub events_per_second: u32,
+    pub events_burst: u32,
+    pub reads_per_second: u32,
+    pub reads_burst: u32,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        let d = RateLimits::default();
+        RateLimitsConfig {
+            events_per_second: d.events.per_second,
+            events_burst: d.events.burst,
+            reads_per_second: d.reads.per_second,
+            reads_burst: d.reads.burst,
+        }
+    }
+}
+
+/// See [`ConnectionSettings`] for the defaults and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    pub limit: u32,
+    pub header_timeout_seconds: u32,
+    pub proxy_idle_timeout_seconds: u32,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        let d = ConnectionSettings::default();
+        ConnectionsConfig {
+            limit: d.limit,
+            header_timeout_seconds: d.header_timeout.as_secs() as u32,
+            proxy_idle_timeout_seconds: d.proxy_idle_timeout.as_secs() as u32,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -130,6 +176,8 @@ impl Default for Config {
             writer: WriterConfig::default(),
             store: StoreConfig::default(),
             api: ApiConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
+            connections: ConnectionsConfig::default(),
             sites: Vec::new(),
         }
     }
@@ -188,6 +236,10 @@ pub struct Settings {
     pub api_requests_per_hour: u32,
     /// How long browsers and proxies may keep a public count (`Cache-Control: max-age`).
     pub public_max_age_seconds: u32,
+    /// Requests each client address may make of the public endpoints.
+    pub rate_limits: RateLimits,
+    /// How many connections, and how long a connection may take to send a request or sit idle.
+    pub connections: ConnectionSettings,
     /// Sites declared in the file.
     pub sites: Vec<SiteSettings>,
     /// The goals the file declares, per site domain (others are in the store).
@@ -469,6 +521,42 @@ impl Config {
             1,
             10_000_000,
         )?;
+        let r = &self.rate_limits;
+        for (key, value, max) in [
+            (
+                "rate_limits.events_per_second",
+                r.events_per_second,
+                1_000_000,
+            ),
+            (
+                "rate_limits.reads_per_second",
+                r.reads_per_second,
+                1_000_000,
+            ),
+        ] {
+            check_range(key, value.into(), 0, max)?;
+        }
+        for (key, value) in [
+            ("rate_limits.events_burst", r.events_burst),
+            ("rate_limits.reads_burst", r.reads_burst),
+        ] {
+            check_range(key, value.into(), 1, 10_000_000)?;
+        }
+        let n = &self.connections;
+        check_range("connections.limit", n.limit.into(), 1, 1_000_000)?;
+        // Past a few minutes a client that sends nothing holds its connection for nothing.
+        check_range(
+            "connections.header_timeout_seconds",
+            n.header_timeout_seconds.into(),
+            1,
+            300,
+        )?;
+        check_range(
+            "connections.proxy_idle_timeout_seconds",
+            n.proxy_idle_timeout_seconds.into(),
+            1,
+            3_600,
+        )?;
         if !is_memory_size(&self.store.memory_limit) {
             return Err(invalid(
                 "store.memory_limit",
@@ -504,6 +592,21 @@ impl Config {
             },
             api_requests_per_hour: self.api.requests_per_hour,
             public_max_age_seconds: self.api.public_max_age_seconds,
+            rate_limits: RateLimits {
+                events: Rate {
+                    per_second: r.events_per_second,
+                    burst: r.events_burst,
+                },
+                reads: Rate {
+                    per_second: r.reads_per_second,
+                    burst: r.reads_burst,
+                },
+            },
+            connections: ConnectionSettings {
+                limit: n.limit,
+                header_timeout: Duration::from_secs(n.header_timeout_seconds.into()),
+                proxy_idle_timeout: Duration::from_secs(n.proxy_idle_timeout_seconds.into()),
+            },
             sites: validate_sites(&self.sites)?,
             goals: validate_goals(&self.sites)?,
             data_dir: self.data_dir,
@@ -657,7 +760,24 @@ mod tests {
         assert_eq!(s.database, PathBuf::from("footfall-data/footfall.duckdb"));
         assert_eq!(s.max_body_bytes, 8192);
         assert_eq!(s.writer.flush_interval, Duration::from_millis(200));
+        assert_eq!(s.rate_limits, RateLimits::default());
+        assert_eq!(s.connections.header_timeout, Duration::from_secs(10));
         assert!(ignored.is_empty());
+    }
+
+    #[test]
+    fn a_rate_of_zero_turns_a_limit_off() {
+        let (s, _) = load(
+            &no_file(),
+            env(&[
+                ("FOOTFALL_RATE_LIMITS__EVENTS_PER_SECOND", "0"),
+                ("FOOTFALL_CONNECTIONS__PROXY_IDLE_TIMEOUT_SECONDS", "60"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.rate_limits.events.per_second, 0);
+        assert_eq!(s.rate_limits.reads, RateLimits::default().reads);
+        assert_eq!(s.connections.proxy_idle_timeout, Duration::from_secs(60));
     }
 
     #[test]
@@ -736,6 +856,15 @@ mod tests {
                 "sites[0].exclude_paths",
             ),
             ("listen = ", "config file"),
+            (
+                "[rate_limits]\nevents_burst = 0",
+                "rate_limits.events_burst: must be between 1 and 10000000 (got 0)",
+            ),
+            (
+                "[connections]\nheader_timeout_seconds = 0",
+                "connections.header_timeout_seconds: must be between 1 and 300 (got 0)",
+            ),
+            ("[connections]\nlimit = 0", "connections.limit"),
         ];
         for (i, (text, expected)) in cases.iter().enumerate() {
             let path = dir.path().join(format!("c{i}.toml"));

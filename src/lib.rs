@@ -12,8 +12,10 @@
 //! - [`routes`]: the router and its thin handlers.
 //! - [`assets`]: static files (the tracker) precompressed, with revalidation.
 //! - [`client_ip`]: which address is the client's, given trusted proxies.
+//! - [`rate_limit`]: per-client limits on the public endpoints (429 with `Retry-After`).
 //! - [`error`]: [`error::AppError`], the handlers' one error type.
-//! - [`server`]: `run(listener, app, shutdown)` and the stop signal.
+//! - [`server`]: `run(listener, app, shutdown)`: the accept loop with its connection limit and
+//!   timeouts, graceful stop, and the stop signal.
 //! - [`admin`]: owner commands, over a Unix socket when the server runs.
 //! - [`auth`]: owner sign-ins (argon2id passwords, session tokens, limits on guessing).
 //! - [`api_keys`]: Stats API keys (made, hashed, read from requests) and their rate limit.
@@ -27,5 +29,6 @@ pub mod cli;
 pub mod client_ip;
 pub mod config;
 pub mod error;
+pub mod rate_limit;
 pub mod routes;
 pub mod server;

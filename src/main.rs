@@ -190,8 +190,7 @@ fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
+        let listener = server::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let app = App::start(settings)?;
         server::run(listener, app, server::stop_signal()).await?;

@@ -1,13 +1,15 @@
 //! `GET /api/counter.svg`: a page's count as a badge ("views | 1.2k") for an `<img>`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use footfall_dashboard::badge::{self, Badge, Color, Style};
 use footfall_dashboard::number;
 
+use super::check_reads;
 use super::public::{choice, param, requested_path, respond, Params, Scope};
 use crate::app::App;
 use crate::error::AppError;
@@ -50,9 +52,11 @@ impl Shown {
 
 pub async fn get_badge(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
+    check_reads(&app, peer, &headers)?;
     let scope = Scope::read(&app, &params, "all")?;
     let shown = Shown::read(&params, Shown::Pageviews)?;
     let style = choice(&params, "style", Style::Flat, Style::parse, Style::NAMES)?;

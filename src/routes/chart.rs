@@ -1,10 +1,11 @@
 //! `GET /api/chart.svg`: a page's (or the site's) daily counts as a chart drawn on the server:
 //! a line or bars with axes and a title, or `style=sparkline` for a bare trend inline in text.
 
+use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::Duration;
@@ -12,6 +13,7 @@ use footfall_dashboard::chart::{self, Chart, Kind, Theme};
 use footfall_queries::counters::KEPT_DAYS;
 
 use super::badge::{svg_response, Shown};
+use super::check_reads;
 use super::public::{choice, param, requested_path, Params, Scope};
 use crate::app::App;
 use crate::error::AppError;
@@ -40,9 +42,11 @@ fn size(
 
 pub async fn get_chart(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
+    check_reads(&app, peer, &headers)?;
     let scope = Scope::read(&app, &params, "30d")?;
     let shown = Shown::read(&params, Shown::Visitors)?;
     let kind = choice(&params, "style", Kind::Line, Kind::parse, Kind::NAMES)?;

@@ -2,13 +2,15 @@
 //! "1,234 views" under a post. Several `path` parameters answer an array, in the same order.
 //! `GET /counter.js` is the script that asks for them and fills a page's elements.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use super::check_reads;
 use super::public::{requested_path, respond, Params, Scope};
 use crate::app::App;
 use crate::assets::{readable_by_any_origin, Asset};
@@ -19,9 +21,11 @@ pub const MAX_PATHS: usize = 100;
 
 pub async fn get_counter(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
+    check_reads(&app, peer, &headers)?;
     let scope = Scope::read(&app, &params, "all")?;
     let asked: Vec<&str> = params
         .iter()

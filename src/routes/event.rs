@@ -15,6 +15,7 @@ use super::request_context;
 use crate::app::App;
 use crate::assets::readable_by_any_origin;
 use crate::error::AppError;
+use crate::rate_limit::Bucket;
 
 /// Parses the body (JSON whatever the content type), queues the hit, and answers `202 {}`.
 /// Every answer, errors too, may be read by any origin.
@@ -60,6 +61,8 @@ pub async fn preflight() -> Response {
 
 async fn accept(app: &App, peer: SocketAddr, request: Request) -> Result<(), AppError> {
     let context = request_context(app, peer, request.headers());
+    // Before the body is read: a flood costs as little as possible.
+    app.client_limits.check(Bucket::Events, context.client_ip)?;
     let body = read_body(request.into_body(), app.settings.max_body_bytes).await?;
     let hit = app
         .collector

@@ -27,6 +27,8 @@ use axum::Router;
 use footfall_collector::RequestContext;
 
 use crate::app::App;
+use crate::error::AppError;
+use crate::rate_limit::Bucket;
 
 /// The whole HTTP surface, as a value tests can call directly. The server wraps it in
 /// [`TimeLimit`] (see there why not a layer here).
@@ -96,6 +98,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(health::healthz))
         .merge(owner_routes)
         .with_state(app)
+}
+
+/// Takes a request from the client's reads bucket (public counts, badges, charts, popular
+/// pages, the Stats API): `Err` is the 429 to answer.
+fn check_reads(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Result<(), AppError> {
+    if !app.client_limits.limits(Bucket::Reads) {
+        return Ok(());
+    }
+    let client = app.settings.client_ip.client_ip(peer.ip(), headers);
+    app.client_limits.check(Bucket::Reads, client)
 }
 
 /// What the collector needs to know of the request besides its payload.

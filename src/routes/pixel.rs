@@ -11,6 +11,7 @@ use super::event::enqueue;
 use super::request_context;
 use crate::app::App;
 use crate::error::AppError;
+use crate::rate_limit::Bucket;
 
 /// A 1×1 transparent GIF (GIF89a, one-colour palette, transparency extension, one pixel).
 const TRANSPARENT_GIF: &[u8] = &[
@@ -31,6 +32,7 @@ pub async fn get_pixel(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, AppError> {
     let context = request_context(&app, peer, &headers);
+    app.client_limits.check(Bucket::Events, context.client_ip)?;
     let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
     let hit = app
         .collector

@@ -2,15 +2,17 @@
 //! lists. Pages with fewer visitors than the site's threshold are left out, so a page only one
 //! person reads cannot be watched to follow them; hidden paths never appear.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use footfall_dashboard::feed;
 use footfall_queries::counters::Count;
 use serde_json::json;
 
+use super::check_reads;
 use super::public::{param, respond, Params, Scope};
 use crate::app::App;
 use crate::error::AppError;
@@ -47,9 +49,11 @@ fn pages(app: &Arc<App>, params: &Params) -> Result<(Scope, Vec<(String, Count)>
 
 pub async fn get_popular(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
+    check_reads(&app, peer, &headers)?;
     let (_, pages) = pages(&app, &params)?;
     let body: Vec<_> = pages
         .iter()
@@ -65,9 +69,11 @@ pub async fn get_popular(
 
 pub async fn get_popular_rss(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
+    check_reads(&app, peer, &headers)?;
     let (scope, pages) = pages(&app, &params)?;
     let items: Vec<feed::Item> = pages
         .iter()

@@ -2,10 +2,11 @@
 //! (Plausible's legacy realtime number), for bearer keys made with `footfall key create`.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Query as UrlQuery, State};
+use axum::extract::{ConnectInfo, Query as UrlQuery, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,6 +17,7 @@ use footfall_queries::stats::{api, run as stats_run, QueryError};
 use footfall_queries::{goals, keys};
 use serde_json::Value;
 
+use super::check_reads;
 use crate::api_keys;
 use crate::app::App;
 use crate::error::AppError;
@@ -27,9 +29,12 @@ const MISSING_SITE: &str =
 
 pub async fn post_query(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    // Before the key is looked up in the store: guessing keys costs a query each.
+    check_reads(&app, peer, &headers)?;
     let json: Value = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("the body is not JSON: {e}")))?;
     let site_id = json
@@ -70,9 +75,11 @@ pub(super) async fn answer(
 
 pub async fn get_realtime_visitors(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     UrlQuery(params): UrlQuery<HashMap<String, String>>,
 ) -> Result<Response, AppError> {
+    check_reads(&app, peer, &headers)?;
     let site_id = params
         .get("site_id")
         .filter(|s| !s.is_empty())
