@@ -97,6 +97,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/popular.rss", get(popular::get_popular_rss))
         .route("/healthz", get(health::healthz))
         .merge(owner_routes)
+        // Last, so that they cover every route above: axum's own 404 and 405 have no body, and
+        // every refusal says why (drill 1).
+        .fallback(crate::error::no_route)
+        .method_not_allowed_fallback(crate::error::wrong_method)
         .with_state(app)
 }
 
