@@ -3,14 +3,21 @@
 //! A key reads `ff_<id>_<secret>`: the id names it in `footfall key list` and `key revoke`, the
 //! secret (192 random bits) is what makes it unguessable. The store keeps blake3 of the whole
 //! key, which is enough for a random secret of that size (a slow password hash protects guessable
-//! secrets; these are not).
+//! secrets; these are not). A key opens the Stats API and nothing else: [`stats_api_only`] keeps
+//! it out of the owner's routes.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use axum::extract::Request;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rand::Rng;
+
+use crate::error::AppError;
 
 /// A new key: its public id and the whole key, to show once.
 pub struct NewKey {
@@ -45,6 +52,31 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
         .eq_ignore_ascii_case("bearer")
         .then(|| key.trim())
         .filter(|k| !k.is_empty())
+}
+
+/// Whether a request carries a Stats API key (`Bearer ff_…`; other bearer tokens, such as an
+/// authenticating proxy's, are not ours).
+fn carries_key(request: &Request) -> bool {
+    bearer(
+        request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .is_some_and(|key| key.starts_with("ff_"))
+}
+
+/// Keeps keys to the Stats API: a request that carries one gets 403 on the owner's routes and
+/// the shared view's, whatever else it carries. A key is no session there anyway; refused here,
+/// it cannot come to open one of them through a handler written later.
+pub async fn stats_api_only(request: Request, next: Next) -> Response {
+    if carries_key(&request) {
+        return AppError::Forbidden(
+            "an API key reads the Stats API only: it cannot reach this".into(),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Requests per hour, per key.
@@ -96,6 +128,20 @@ mod tests {
         assert_eq!(bearer(Some("Basic abc")), None);
         assert_eq!(bearer(Some("Bearer")), None);
         assert_eq!(bearer(None), None);
+    }
+
+    #[test]
+    fn only_footfall_keys_are_recognised_as_keys() {
+        let with = |value: &str| {
+            Request::builder()
+                .header(AUTHORIZATION, value)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        assert!(carries_key(&with(&format!("Bearer {}", generate().key))));
+        assert!(carries_key(&with("bearer ff_anything")));
+        assert!(!carries_key(&with("Bearer eyJhbGciOiJSUzI1NiJ9.a.b")));
+        assert!(!carries_key(&with("Basic YW5uOnB3")));
     }
 
     #[test]

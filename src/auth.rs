@@ -3,8 +3,8 @@
 //! A password is checked against an argon2id hash, and a name that does not exist is checked
 //! against a dummy hash of the same cost, so an unknown name and a wrong password take the same
 //! time and get the same answer. Failed logins are limited per client address (5 in 15 minutes,
-//! then 429 until the window passes) and slowed per name (each failure doubles a delay, up to
-//! 8 seconds), so guessing one account from many addresses is slow too.
+//! then 429 until the window passes) and slowed per name (one check at a time, and each failure
+//! doubles a delay, up to 8 seconds), so guessing one account from many addresses is slow too.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -123,13 +123,18 @@ pub fn cookie_value(headers: &axum::http::HeaderMap, cookie: &str) -> Option<Str
 ///
 /// An attempt counts against its address before the password is checked (and is taken back if
 /// it succeeds), so attempts sent at once cannot slip past the limit. IPv6 addresses count per
-/// /64, the block one machine usually has. A name that failed may not be tried again before
-/// its delay has passed (0.25 s, doubling to 8 s), whoever asks: 429 before any hashing.
+/// /64, the block one machine usually has. A name is checked for one attempt at a time, and
+/// one that failed may not be tried again before its delay has passed (0.25 s, doubling to
+/// 8 s), whoever asks: 429 before any hashing. Without the first rule, guesses sent at once
+/// from many addresses would all be checked each time the delay ends.
 pub struct LoginLimits {
     by_network: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
     by_name: Mutex<HashMap<String, NameFailures>>,
     window: Duration,
     max_attempts: usize,
+    /// How long a name is held for an attempt under way: longer than any password check, and
+    /// the most an attempt that never reports back (its request failed) holds it.
+    checking: Duration,
 }
 
 struct NameFailures {
@@ -175,6 +180,7 @@ impl Default for LoginLimits {
             by_name: Mutex::new(HashMap::new()),
             window: Duration::from_secs(15 * 60),
             max_attempts: 5,
+            checking: Duration::from_secs(5),
         }
     }
 }
@@ -195,7 +201,9 @@ impl LoginLimits {
     pub fn attempt(&self, address: IpAddr, name: &str) -> Result<Attempt, Refusal> {
         let now = Instant::now();
         let name: String = name.chars().take(64).collect();
-        if let Some(f) = self.by_name.lock().get(&name) {
+        // Held from the check to the end, so that two attempts cannot both pass it.
+        let mut names = self.by_name.lock();
+        if let Some(f) = names.get(&name) {
             if f.next_allowed > now {
                 return Err(Refusal::Name(f.next_allowed - now));
             }
@@ -218,6 +226,9 @@ impl LoginLimits {
             return Err(Refusal::Address(self.window.saturating_sub(now - oldest)));
         }
         attempts.push_back(now);
+        drop(map);
+        // The name waits for this attempt's answer.
+        self.name_entry(&mut names, name.clone(), now).next_allowed = now + self.checking;
         Ok(Attempt {
             network,
             name,
@@ -225,22 +236,32 @@ impl LoginLimits {
         })
     }
 
-    /// The attempt failed: it stays counted, and its name waits longer before the next one.
-    pub fn failed(&self, attempt: Attempt) {
-        let now = Instant::now();
-        let mut names = self.by_name.lock();
-        if names.len() >= REMEMBERED {
+    /// The name's record, made if it has none (forgetting old ones past [`REMEMBERED`]).
+    fn name_entry<'a>(
+        &self,
+        names: &'a mut HashMap<String, NameFailures>,
+        name: String,
+        now: Instant,
+    ) -> &'a mut NameFailures {
+        if names.len() >= REMEMBERED && !names.contains_key(&name) {
             let window = self.window;
             names.retain(|_, f| now - f.last < window);
             if names.len() >= REMEMBERED {
                 names.clear();
             }
         }
-        let f = names.entry(attempt.name).or_insert(NameFailures {
+        names.entry(name).or_insert(NameFailures {
             count: 0,
             next_allowed: now,
             last: now,
-        });
+        })
+    }
+
+    /// The attempt failed: it stays counted, and its name waits longer before the next one.
+    pub fn failed(&self, attempt: Attempt) {
+        let now = Instant::now();
+        let mut names = self.by_name.lock();
+        let f = self.name_entry(&mut names, attempt.name, now);
         if now - f.last >= self.window {
             f.count = 0;
         }
@@ -258,6 +279,25 @@ impl LoginLimits {
             }
         }
         self.by_name.lock().remove(&attempt.name);
+    }
+
+    /// The password was never checked (the server was busy, or the store failed): the attempt
+    /// does not count against the address, and its name is free again, its failures kept.
+    pub fn abandoned(&self, attempt: Attempt) {
+        if let Some(attempts) = self.by_network.lock().get_mut(&attempt.network) {
+            if let Some(i) = attempts.iter().rposition(|t| *t == attempt.at) {
+                attempts.remove(i);
+            }
+        }
+        let mut names = self.by_name.lock();
+        match names.get_mut(&attempt.name) {
+            Some(f) if f.count == 0 => {
+                names.remove(&attempt.name);
+            }
+            // Its delay had passed, or the attempt would not have been let through.
+            Some(f) => f.next_allowed = Instant::now(),
+            None => {}
+        }
     }
 }
 
@@ -339,5 +379,56 @@ mod tests {
         }
         assert!(limits.attempt(v6("2001:db8:1:2:ffff::1"), "v9").is_err());
         assert!(limits.attempt(v6("2001:db8:1:3::1"), "v9").is_ok());
+    }
+
+    #[test]
+    fn a_name_is_checked_for_one_attempt_at_a_time() {
+        let limits = LoginLimits {
+            checking: Duration::from_millis(50),
+            ..LoginLimits::default()
+        };
+        let ip = |n: u8| IpAddr::from([198, 51, 100, n]);
+        // While one attempt on a name is under way, others wait, from any address.
+        let first = limits.attempt(ip(1), "ann").unwrap();
+        for n in 2..10 {
+            assert!(matches!(
+                limits.attempt(ip(n), "ann"),
+                Err(Refusal::Name(_))
+            ));
+        }
+        assert!(limits.attempt(ip(2), "cam").is_ok(), "other names do not");
+        // Its answer sets what comes next: a success frees the name at once...
+        limits.succeeded(first);
+        let second = limits.attempt(ip(3), "ann").unwrap();
+        // ...a failure holds it for its delay.
+        limits.failed(second);
+        let Err(Refusal::Name(wait)) = limits.attempt(ip(4), "ann") else {
+            panic!("held after a failure");
+        };
+        assert!(wait > Duration::from_millis(200), "{wait:?}");
+        // One whose password was never checked frees its name and its address's place...
+        let busy = limits.attempt(ip(9), "ann").unwrap_err();
+        assert!(
+            matches!(busy, Refusal::Name(_)),
+            "still held by the failure"
+        );
+        let unchecked = limits.attempt(ip(9), "bob").unwrap();
+        limits.abandoned(unchecked);
+        assert!(limits.attempt(ip(9), "bob").is_ok());
+        // ...and an attempt that never reports back holds its name no longer than `checking`.
+        let _lost = limits.attempt(ip(5), "dee").unwrap();
+        assert!(limits.attempt(ip(6), "dee").is_err());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(limits.attempt(ip(6), "dee").is_ok());
+        // A refusal for the address does not hold the name.
+        for n in 0..5 {
+            let attempt = limits.attempt(ip(7), &format!("x{n}")).unwrap();
+            limits.failed(attempt);
+        }
+        assert!(matches!(
+            limits.attempt(ip(7), "eve"),
+            Err(Refusal::Address(_))
+        ));
+        assert!(limits.attempt(ip(8), "eve").is_ok());
     }
 }

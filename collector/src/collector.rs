@@ -105,6 +105,12 @@ impl Collector {
         &self.sites
     }
 
+    /// Copies of the live visitor-id salts (see [`Salts::copies_for_privacy_drill`]).
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn salt_copies_for_privacy_drill(&self) -> Vec<[u8; 32]> {
+        self.salts.copies_for_privacy_drill()
+    }
+
     pub fn drops(&self) -> &DropTally {
         &self.drops
     }

@@ -125,6 +125,18 @@ impl Salts {
     pub fn has_previous(&self) -> bool {
         self.state.read().previous.is_some()
     }
+
+    /// Copies of the live salts, today's first. Only in test builds (the `test-support` feature),
+    /// for the privacy drill, which looks for them on disk, in the logs and in answers: nothing in
+    /// the server reads a salt out.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn copies_for_privacy_drill(&self) -> Vec<[u8; 32]> {
+        let state = self.state.read();
+        std::iter::once(&state.current)
+            .chain(&state.previous)
+            .map(|salt| salt.0)
+            .collect()
+    }
 }
 
 /// Length prefixes keep ("ab", "c") and ("a", "bc") apart. IPv4-mapped IPv6 addresses hash as the
@@ -224,10 +236,14 @@ mod tests {
             Some(yesterday.current),
             "yesterday's salt joins a visit crossing midnight"
         );
+        let copies = salts.copies_for_privacy_drill();
+        assert_eq!(copies.len(), 2);
+        assert_ne!(copies[0], copies[1]);
 
         clock.advance(Duration::minutes(20)); // 00:30: overlap over
         salts.rotate();
         assert!(!salts.has_previous());
+        assert_eq!(salts.copies_for_privacy_drill(), copies[..1]);
         assert_eq!(
             salts.ids("example.com", ip, UA, clock.now()),
             VisitorIds {

@@ -42,7 +42,8 @@ pub fn router(app: Arc<App>) -> Router {
         "/api/event",
         post(event::post_event).options(event::preflight),
     );
-    // The owner's pages: requests that change something must come from this server's pages.
+    // The owner's pages: requests that change something must come from this server's pages, a
+    // shared link's token reaches only the shared view, and a Stats API key none of them.
     let owner_routes = Router::new()
         .route("/", get(owner::get_home))
         .route("/login", get(owner::get_login).post(owner::post_login))
@@ -72,7 +73,8 @@ pub fn router(app: Arc<App>) -> Router {
             app.clone(),
             owner::same_origin,
         ))
-        .layer(axum::middleware::from_fn(share::read_only_links));
+        .layer(axum::middleware::from_fn(share::read_only_links))
+        .layer(axum::middleware::from_fn(crate::api_keys::stats_api_only));
     Router::new()
         .merge(ingest)
         .route("/script.js", get(script::get_script))

@@ -2,7 +2,8 @@
 //!
 //! A session is a random token in an `HttpOnly`, `SameSite=Strict` cookie (`Secure` behind an
 //! https `public_url`), stored as a hash, so logout and expiry hold across restarts; every
-//! sign-in makes a new one. Requests that change anything pass [`same_origin`] first.
+//! sign-in makes a new one and ends the one the browser sent. Requests that change anything pass
+//! [`same_origin`] first.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -164,7 +165,8 @@ pub async fn post_login(
                 ),
                 Refusal::Name(wait) => (
                     wait,
-                    "A sign-in with this name failed a moment ago: try again in a few seconds."
+                    "A sign-in with this name failed a moment ago or is under way: try again in \
+                     a few seconds."
                         .to_owned(),
                 ),
             };
@@ -175,17 +177,42 @@ pub async fn post_login(
         }
     };
     let lookup = name.clone();
-    let stored = blocking(&app, move |conn| Ok(owners::password_hash(conn, &lookup)?)).await?;
-    if !password_work(&app, move || {
-        auth::verify_password(&form.password, stored.as_deref())
-    })
-    .await?
-    {
+    let checked = async {
+        let stored = blocking(&app, move |conn| Ok(owners::password_hash(conn, &lookup)?)).await?;
+        password_work(&app, move || {
+            auth::verify_password(&form.password, stored.as_deref())
+        })
+        .await
+    }
+    .await;
+    // A password that could not be checked (the server busy, the store failing) counts for
+    // nothing, either way.
+    let matches = match checked {
+        Ok(matches) => matches,
+        Err(e) => {
+            app.login_limits.abandoned(attempt);
+            return Err(e);
+        }
+    };
+    if !matches {
         app.login_limits.failed(attempt);
         return Ok(login_page(StatusCode::UNAUTHORIZED, WRONG));
     }
     app.login_limits.succeeded(attempt);
+    // Every sign-in makes a new token, and the one this browser sent (if any) ends: a token that
+    // was seen or set before the sign-in never outlives it.
+    end_session(&app, &headers).await?;
     start_session(&app, name).await
+}
+
+/// Ends the session whose token the request carries, if any.
+async fn end_session(app: &Arc<App>, headers: &HeaderMap) -> Result<(), AppError> {
+    if let Some(token) = auth::session_token(headers, auth::cookie_name(secure(app))) {
+        let hash = auth::token_hash(&token);
+        let now = app.collector.now();
+        blocking(app, move |conn| Ok(owners::end_session(conn, &hash, now)?)).await?;
+    }
+    Ok(())
 }
 
 /// A refusal's response, with when to try again.
@@ -250,11 +277,7 @@ pub async fn post_logout(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    if let Some(token) = auth::session_token(&headers, auth::cookie_name(secure(&app))) {
-        let hash = auth::token_hash(&token);
-        let now = app.collector.now();
-        blocking(&app, move |conn| Ok(owners::end_session(conn, &hash, now)?)).await?;
-    }
+    end_session(&app, &headers).await?;
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -160,11 +160,19 @@ pub async fn post_share(
         }
     };
     let stored = hash.clone();
-    if !password_work(&app, move || {
+    let matches = match password_work(&app, move || {
         auth::verify_password(&form.password, Some(&stored))
     })
-    .await?
+    .await
     {
+        Ok(matches) => matches,
+        // Not checked (the server busy): it counts for nothing, either way.
+        Err(e) => {
+            app.login_limits.abandoned(attempt);
+            return Err(e);
+        }
+    };
+    if !matches {
         app.login_limits.failed(attempt);
         return Ok(password_page(
             StatusCode::UNAUTHORIZED,
