@@ -54,4 +54,19 @@ cargo clippy --release --workspace --all-targets --locked -- -D warnings
 say "tests"
 cargo test --release --workspace --locked
 
+# Short runs of the drills that need the server as a process (docs/reliability.md has the
+# full ones). The full-disk and stall drills mount a tmpfs and a loop device: root only.
+say "reliability drills: kill -9, SIGTERM, full disk, stalled disk"
+# The drills' binary; the server's was built for the tests above.
+cargo build --release --locked -p footfall-benches --bin footfall-drill
+drill="$CARGO_TARGET_DIR/release/footfall-drill"
+"$drill" kill --rounds 5
+"$drill" term --rounds 3
+if [[ $(id -u) -eq 0 ]]; then
+    "$drill" full-disk
+    "$drill" stall --seconds 6
+else
+    echo "full-disk and stall drills skipped: they need root to mount filesystems" >&2
+fi
+
 say "all tests passed"

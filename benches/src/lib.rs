@@ -9,6 +9,7 @@ use footfall_collector::geo::GeoDb;
 use footfall_collector::sites::{Site, SiteSettings};
 use footfall_collector::{Collector, CollectorSettings, RequestContext, SiteDomain};
 
+pub mod drill;
 pub mod load;
 
 /// Real browsers' user agents (none is dropped as a bot).

@@ -14,6 +14,8 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
+    /// When each line of `log` arrived, for drills that time what the server said.
+    log_times: Arc<Mutex<Vec<Instant>>>,
 }
 
 /// How a stop went.
@@ -34,19 +36,27 @@ impl Server {
             .map_err(|e| format!("cannot start {command:?}: {e}"))?;
         let stderr = child.stderr.take().expect("piped");
         let log = Arc::new(Mutex::new(Vec::new()));
+        let log_times = Arc::new(Mutex::new(Vec::new()));
         let (addr_tx, addr_rx) = mpsc::channel();
-        let lines = log.clone();
+        let (lines, times) = (log.clone(), log_times.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on http://").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or_default();
                     let _ = addr_tx.send(addr.parse::<SocketAddr>());
                 }
+                // Times first: a reader that sees the line also finds its time.
+                times.lock().unwrap().push(Instant::now());
                 lines.lock().unwrap().push(line);
             }
         });
         match addr_rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(Ok(addr)) => Ok(Server { child, addr, log }),
+            Ok(Ok(addr)) => Ok(Server {
+                child,
+                addr,
+                log,
+                log_times,
+            }),
             outcome => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -73,9 +83,39 @@ impl Server {
         status_kib(self.pid(), "VmHWM:") * 1024
     }
 
+    /// How many lines the server has logged so far.
+    pub fn log_len(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// Memory resident now (`VmRSS`).
+    pub fn rss_bytes(&self) -> u64 {
+        status_kib(self.pid(), "VmRSS:") * 1024
+    }
+
     /// Starts the peak over (`echo 5 > /proc/PID/clear_refs`), so a phase measures its own.
     pub fn reset_peak(&self) {
         let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
+    }
+
+    /// When the server first logged a line holding `needle`, and the line.
+    pub fn first_line(&self, needle: &str) -> Option<(Instant, String)> {
+        let log = self.log.lock().unwrap();
+        let at = log.iter().position(|line| line.contains(needle))?;
+        Some((self.log_times.lock().unwrap()[at], log[at].clone()))
+    }
+
+    /// SIGKILL, as a crash or the OOM killer would end it, and waits for the exit.
+    pub fn kill(mut self) -> Result<Stopped, String> {
+        let started = Instant::now();
+        self.child.kill().map_err(|e| e.to_string())?;
+        let status = self.child.wait().map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_millis(50));
+        Ok(Stopped {
+            status,
+            took: started.elapsed(),
+            log: self.log.lock().unwrap().clone(),
+        })
     }
 
     /// SIGTERM, then waits up to `limit` for the exit (then SIGKILL, reported as a failure).

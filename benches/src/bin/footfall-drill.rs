@@ -1,0 +1,240 @@
+//! The reliability drills that need the real server as a process (docs/reliability.md):
+//! `kill` (drill 3), `term` (drill 4), `full-disk` (drill 5), `stall` (drill 6) and `soak`
+//! (drill 12). Each prints
+//! its figures and exits 1 when a check failed. Only ever against 127.0.0.1: it starts the
+//! server itself on a loopback port. `full-disk` and `stall` mount filesystems and need root.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use footfall_benches::drill::{crash, disk, full, soak, stall, FLUSH_INTERVAL};
+
+#[derive(Parser)]
+#[command(about = "Footfall's reliability drills against the real server")]
+struct Args {
+    #[command(subcommand)]
+    drill: Drill,
+}
+
+#[derive(Subcommand)]
+enum Drill {
+    /// Drill 3: SIGKILL during steady ingestion, restart, repeat.
+    Kill(Rounds),
+    /// Drill 4: SIGTERM during steady ingestion, restart, repeat.
+    Term(Rounds),
+    /// Drill 5: the store's disk (a tmpfs) fills up during a flood.
+    FullDisk {
+        /// The tmpfs's size.
+        #[arg(long, default_value_t = 64)]
+        megabytes: u64,
+        #[arg(long, default_value_t = 16)]
+        connections: usize,
+    },
+    /// Drill 12: a steady moderate rate with counters and queries, for an hour.
+    Soak {
+        #[arg(long, default_value_t = 60)]
+        minutes: u64,
+        /// Memory growth is measured from the end of the warm-up.
+        #[arg(long, default_value_t = 10)]
+        warm_up_minutes: u64,
+        /// Events per second.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+    },
+    /// Drill 6: the store's disk is frozen during a flood, then thawed.
+    Stall {
+        /// How long the disk stays frozen.
+        #[arg(long, default_value_t = 8)]
+        seconds: u64,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+}
+
+#[derive(clap::Args)]
+struct Rounds {
+    #[arg(long, default_value_t = 100)]
+    rounds: u64,
+    /// Events per second.
+    #[arg(long, default_value_t = 2000.0)]
+    rate: f64,
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Shortest run before the signal, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    min_ms: u64,
+    /// Longest run before the signal, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    max_ms: u64,
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let failures = match args.drill {
+        Drill::Kill(rounds) => crash_drill(crash::Ending::Kill, rounds, dir.path()),
+        Drill::Term(rounds) => crash_drill(crash::Ending::Term, rounds, dir.path()),
+        Drill::FullDisk {
+            megabytes,
+            connections,
+        } => full_disk_drill(megabytes, connections, dir.path()),
+        Drill::Stall {
+            seconds,
+            connections,
+        } => stall_drill(Duration::from_secs(seconds), connections, dir.path()),
+        Drill::Soak {
+            minutes,
+            warm_up_minutes,
+            rate,
+        } => soak_drill(
+            Duration::from_secs(minutes * 60),
+            Duration::from_secs(warm_up_minutes * 60),
+            rate,
+            dir.path(),
+        ),
+    };
+    if failures.is_empty() {
+        println!("PASSED");
+        ExitCode::SUCCESS
+    } else {
+        for failure in &failures {
+            println!("FAILED: {failure}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+fn crash_drill(ending: crash::Ending, rounds: Rounds, dir: &std::path::Path) -> Vec<String> {
+    let settings = crash::Settings {
+        ending,
+        rounds: rounds.rounds,
+        rate: rounds.rate,
+        connections: rounds.connections,
+        run: (
+            Duration::from_millis(rounds.min_ms),
+            Duration::from_millis(rounds.max_ms.max(rounds.min_ms)),
+        ),
+        seed: rounds.seed,
+    };
+    let outcome = crash::run(&settings, dir);
+    let sum = |f: fn(&crash::Round) -> u64| outcome.rounds.iter().map(f).sum::<u64>();
+    let worst_exit = outcome
+        .rounds
+        .iter()
+        .map(|r| r.exit)
+        .max()
+        .unwrap_or_default();
+    let worst_window = outcome
+        .rounds
+        .iter()
+        .map(|r| r.lost_window)
+        .max()
+        .unwrap_or_default();
+    println!(
+        "\n{ending:?}: {} rounds at {} events/s: {} sent, {} answered 202, {} acknowledged events lost in all, worst round {} (bound: flush interval {} ms x rate = {}), lost events acknowledged at most {:.0} ms before the signal; {} stored without an answer; worst reopen {:.0} ms (last {:.0} ms); worst exit {:.0} ms; {} rows in the store at the end",
+        outcome.rounds.len(),
+        rounds.rate,
+        sum(|r| r.sent),
+        sum(|r| r.accepted),
+        sum(|r| r.lost),
+        outcome.worst_lost(),
+        FLUSH_INTERVAL.as_millis(),
+        (FLUSH_INTERVAL.as_secs_f64() * rounds.rate).floor(),
+        worst_window.as_secs_f64() * 1e3,
+        sum(|r| r.stored_unanswered),
+        outcome.worst_open().as_secs_f64() * 1e3,
+        outcome.final_open.as_secs_f64() * 1e3,
+        worst_exit.as_secs_f64() * 1e3,
+        outcome.stored_rows,
+    );
+    outcome.failures
+}
+
+fn full_disk_drill(megabytes: u64, connections: usize, dir: &std::path::Path) -> Vec<String> {
+    if !disk::can_mount() {
+        return vec!["the full-disk drill mounts a tmpfs: run it as root".into()];
+    }
+    match full::run(dir, megabytes, connections) {
+        Ok(o) => {
+            println!(
+                "full disk ({megabytes} MB tmpfs): first failed commit after {:.1} s; 503 from {}; /healthz unhealthy {} later; {} answered 202, {} refused; space freed: {}; stop took {:.2} s and logged {:?}; files then: {:?}; after the restart: {} events stored",
+                o.filled_after.as_secs_f64(),
+                o.refusing_after
+                    .map_or("never".into(), |d| format!("{:.0} ms later", d.as_secs_f64() * 1e3)),
+                o.unhealthy_after
+                    .map_or("never".into(), |d| format!("{:.0} ms", d.as_secs_f64() * 1e3)),
+                o.accepted,
+                o.refused,
+                o.resumed_after.map_or("not resumed without a restart".into(), |d| format!(
+                    "resumed without a restart, healthy {:.0} ms later",
+                    d.as_secs_f64() * 1e3
+                )),
+                o.exit.as_secs_f64(),
+                o.stop_line.split("stopped: ").nth(1).unwrap_or(&o.stop_line),
+                o.files,
+                o.stored_after_restart,
+            );
+            o.failures
+        }
+        Err(e) => vec![e],
+    }
+}
+
+fn stall_drill(stall: Duration, connections: usize, dir: &std::path::Path) -> Vec<String> {
+    if !disk::can_mount() {
+        return vec!["the stall drill mounts and freezes a filesystem: run it as root".into()];
+    }
+    match stall::run(dir, connections, stall) {
+        Ok(o) => {
+            println!(
+                "stall ({:.0} s frozen, {connections} connections): answers {:?}; first 503 {} after the freeze; first 202 after the last 503: {} after the thaw; {} answered 202, {} stored, {} missing, {} stored without a 202; stop took {:.2} s",
+                stall.as_secs_f64(),
+                o.by_status,
+                o.first_refusal
+                    .map_or("never".into(), |d| format!("{:.0} ms", d.as_secs_f64() * 1e3)),
+                o.recovered
+                    .map_or("never".into(), |d| format!("{:.0} ms", d.as_secs_f64() * 1e3)),
+                o.accepted,
+                o.stored,
+                o.missing,
+                o.unexpected,
+                o.exit.as_secs_f64(),
+            );
+            o.failures
+        }
+        Err(e) => vec![e],
+    }
+}
+
+fn soak_drill(
+    duration: Duration,
+    warm_up: Duration,
+    rate: f64,
+    dir: &std::path::Path,
+) -> Vec<String> {
+    match soak::run(dir, duration, warm_up, rate) {
+        Ok(o) => {
+            for (at, rss, wal) in &o.samples {
+                println!("{at:>5} s: resident {rss:>6.1} MB, log {wal:>5.1} MB");
+            }
+            println!(
+                "soak ({:.0} min at {rate} events/s, warm-up {:.0} min): resident {:.1} MB after the warm-up, at most {:.1} MB after it ({:+.1} %), {:.1} MB at the end; log at most {:.1} MB; events {:?}; reads {:?}; {} events stored",
+                duration.as_secs_f64() / 60.0,
+                warm_up.as_secs_f64() / 60.0,
+                o.rss_after_warm_up,
+                o.rss_max_after_warm_up,
+                100.0 * (o.rss_max_after_warm_up / o.rss_after_warm_up.max(1.0) - 1.0),
+                o.rss_end,
+                o.wal_max,
+                o.events,
+                o.reads,
+                o.stored,
+            );
+            o.failures
+        }
+        Err(e) => vec![e],
+    }
+}
