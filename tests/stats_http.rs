@@ -318,3 +318,51 @@ async fn goals_from_the_file_and_the_command_line_convert() {
         .unwrap()
         .contains("The goal `Purchase` is not configured"));
 }
+
+/// Drill 9 over HTTP (docs/reliability.md): random filters full of quotes, semicolons, comments,
+/// unicode and 10 kB strings, sent to `POST /api/v2/query` as a client would. Every one must be
+/// answered 200, or 400 with a reason: never a 500 (a store error leaking out). 300 in the
+/// suite; `FOOTFALL_HTTP_FILTER_FUZZ=N` and `FOOTFALL_HTTP_FILTER_FUZZ_SEED` for more.
+#[tokio::test]
+async fn random_filters_over_http_are_answered_or_refused_with_a_reason() {
+    use rand::SeedableRng;
+    let count: u64 = std::env::var("FOOTFALL_HTTP_FILTER_FUZZ")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300);
+    let seed: u64 = std::env::var("FOOTFALL_HTTP_FILTER_FUZZ_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(11);
+    let server = Server::start(
+        "trusted_proxies = [\"127.0.0.1\"]\n[api]\nrequests_per_hour = 10000000\n\
+         [rate_limits]\nreads_per_second = 0\n[[sites]]\ndomain = \"fuzz.test\"\n",
+    );
+    let http = client();
+    for i in 0..50 {
+        let body = json!({"n": "pageview", "u": format!("https://fuzz.test/p/{}?utm_source=s{}", i % 7, i % 3), "d": "fuzz.test", "r": "https://www.google.com/"});
+        event(&http, &server, body, &format!("10.1.0.{i}")).await;
+    }
+    let key = stats_key(&server, "fuzz.test");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (mut answered, mut refused) = (0u64, 0u64);
+    for i in 0..count {
+        let body = footfall_queries::random_filters::query(&mut rng, "fuzz.test");
+        let (status, answer, _) = query(&http, &server, Some(&key), body.clone()).await;
+        match status {
+            StatusCode::OK => answered += 1,
+            StatusCode::BAD_REQUEST => {
+                let reason = answer["error"].as_str().unwrap_or_default();
+                assert!(!reason.is_empty(), "a 400 says why: {answer}");
+                refused += 1;
+            }
+            other => panic!("query {i} (seed {seed}) answered {other}: {answer}\n{body}"),
+        }
+    }
+    eprintln!(
+        "{count} random filters over HTTP (seed {seed}): {answered} answered, {refused} refused"
+    );
+    assert!(answered > 0 && refused > 0, "both kinds are exercised");
+    let (_dir, logs) = server.stop();
+    assert!(!logs.contains("panicked"), "{logs}");
+}

@@ -19,6 +19,7 @@
 //! - [`counters`]: public hit counts per page and day, in memory, advanced by the writer.
 //! - [`stats`]: aggregate queries (metrics by dimensions, filters, periods).
 //! - `sample` (feature `test-support`): realistic sample traffic for tests and benches.
+//! - `random_filters` (feature `test-support`): random Stats API queries for drill 9.
 
 pub mod checkpointer;
 pub mod counters;
@@ -29,6 +30,8 @@ pub mod goals;
 pub mod keys;
 pub mod migrate;
 pub mod owners;
+#[cfg(any(test, feature = "test-support"))]
+pub mod random_filters;
 #[cfg(any(test, feature = "test-support"))]
 pub mod sample;
 pub mod shares;
