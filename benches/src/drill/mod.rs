@@ -21,7 +21,8 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Writes the drills' configuration into `dir` (loopback only; the drill trusted as the proxy
 /// that names each visitor; per-client rate limits off, since every event comes from one
-/// address) with `extra` appended, and returns the command that serves from `data`.
+/// address, and the Stats API key's budget out of reach) with `extra` appended, and returns
+/// the command that serves from `data`.
 pub fn footfall(dir: &Path, data: &Path, extra: &str) -> std::io::Result<Command> {
     let config = dir.join("footfall.toml");
     std::fs::write(
@@ -32,6 +33,10 @@ trusted_proxies = ["127.0.0.1"]
 
 [rate_limits]
 events_per_second = 0
+
+# The soak asks the Stats API every second with one key.
+[api]
+requests_per_hour = 1000000
 
 [[sites]]
 domain = "{}"
