@@ -81,11 +81,7 @@ impl Outcome {
 
 /// Runs the drill in `dir` (the store lives in `dir/data`), printing a line per round.
 pub fn run(settings: &Settings, dir: &Path) -> Outcome {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = super::runtime();
     let data = dir.join("data");
     let database = data.join("footfall.duckdb");
     let mut rng = StdRng::seed_from_u64(settings.seed);

@@ -52,11 +52,7 @@ pub struct Outcome {
 
 /// Runs the drill on a tmpfs of `megabytes` under `dir`.
 pub fn run(dir: &Path, megabytes: u64, connections: usize) -> Result<Outcome, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = super::runtime();
     let disk = Mount::tmpfs(megabytes)?;
     let data = disk.dir.join("data");
     let database = data.join("footfall.duckdb");

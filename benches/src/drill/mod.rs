@@ -55,6 +55,16 @@ domain = "{}"
     Ok(command)
 }
 
+/// The drills' client runtime: two threads, so traffic flows while the drill's own thread
+/// sleeps, signals and reads the store.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
 /// Asks `/healthz` once: `Some(true)` healthy, `Some(false)` unhealthy, `None` no answer.
 pub async fn healthy(addr: std::net::SocketAddr) -> Option<bool> {
     use http_body_util::{BodyExt, Empty};

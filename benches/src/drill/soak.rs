@@ -51,11 +51,7 @@ pub fn run(
     warm_up: Duration,
     rate: f64,
 ) -> Result<Outcome, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = super::runtime();
     let data = dir.join("data");
     let counters = "public_counters = true\ncounter_min_visitors = 1\n";
     let server = Server::start(footfall(dir, &data, counters).map_err(|e| e.to_string())?)?;

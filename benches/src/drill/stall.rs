@@ -34,11 +34,7 @@ pub struct Outcome {
 
 /// Runs the drill with the store on a frozen-then-thawed ext4 image under `dir`.
 pub fn run(dir: &Path, connections: usize, stall: Duration) -> Result<Outcome, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let runtime = super::runtime();
     let mut disk = Mount::ext4(512)?;
     let data = disk.dir.join("data");
     let server = Server::start(footfall(dir, &data, "").map_err(|e| e.to_string())?)?;
