@@ -6,8 +6,11 @@
 //! confirms they were stored; then Chromium opens the dashboard (every period, every tab, rows
 //! clicked into filters, rows and chart points hovered, payload filters in the URL) and the public
 //! badges, charts and JSON, with `alert`, `confirm`, `prompt`, dialogs and every request to
-//! another origin hooked. Nothing may run, load from elsewhere, or be injected as markup, and the
-//! payloads must show up as text.
+//! another origin hooked, and walks a shared link's read-only view (labelled with a payload) the
+//! same way. Nothing may run, load from elsewhere, or be injected as markup, and the payloads
+//! must show up as text. Then the CSV exports, the owner's and the shared link's, of every
+//! dimension and of every export link the views offered, are parsed: no cell may start as a
+//! spreadsheet formula does, and the values must be the stored ones, a `'` before each formula.
 //!
 //! The base payloads are in `tests/browser/xss-corpus.txt`; the browser side is
 //! `tests/browser/xss.mjs`.
@@ -48,6 +51,26 @@ const MAX_PROP_KEY: usize = 300;
 const MAX_GEO_TEXT: usize = 100;
 /// How many payloads become region and city names in the test's GeoIP database.
 const GEO_PAYLOADS: usize = 40;
+/// What a spreadsheet reads as the start of a formula (OWASP's list for CSV injection): a cell
+/// an export writes may not start with one.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+/// The dimensions whose stored values the drill reads back, and exports.
+const DIMENSIONS: [&str; 14] = [
+    "event:page",
+    "visit:entry_page",
+    "visit:referrer",
+    "visit:source",
+    "visit:utm_source",
+    "visit:utm_medium",
+    "visit:utm_campaign",
+    "visit:utm_content",
+    "visit:utm_term",
+    "event:name",
+    "event:props:xss",
+    "visit:region",
+    "visit:city",
+    "event:goal",
+];
 
 #[derive(Debug, Clone)]
 struct Payload {
@@ -124,6 +147,8 @@ fn expand(base: &str, id: usize, mixed: bool) -> String {
             "URL" => out.push_str(&url),
             "N" => out.push_str(&id.to_string()),
             "B64" => out.push_str(&base64(format!("<script>{js}</script>").as_bytes())),
+            "TAB" => out.push('\t'),
+            "CR" => out.push('\r'),
             other => panic!("unknown placeholder @@{other}@@ in {base}"),
         }
     }
@@ -575,6 +600,98 @@ fn assert_no_markup(body: &str, what: &str) {
     }
 }
 
+/// `value` as an export must write it: a `'` before a formula's first character, so that a
+/// spreadsheet shows the text instead of running it.
+fn neutralised(value: &str) -> String {
+    if value.starts_with(FORMULA_STARTS) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// A JSON value as an export writes it in a cell.
+fn cell_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// What the drill read of the CSV exports.
+#[derive(Debug, Default)]
+struct Exports {
+    files: usize,
+    rows: usize,
+    cells: usize,
+    /// Cells with a `'` before a formula's first character, by that character.
+    neutralised: BTreeMap<String, usize>,
+    /// Cells that start as a formula does: each one a failure.
+    formulas: Vec<String>,
+}
+
+impl Exports {
+    fn neutralised(&self) -> usize {
+        self.neutralised.values().sum()
+    }
+}
+
+/// Parses an export with the `csv` crate (which refuses a record longer or shorter than the
+/// header, or a broken quote) and checks every cell, the header's too; returns the records,
+/// header first.
+fn check_export(body: &str, what: &str, exports: &mut Exports) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(body.as_bytes());
+    let mut records = Vec::new();
+    for record in reader.records() {
+        let record = record.unwrap_or_else(|e| panic!("{what} is not well-formed CSV: {e}"));
+        let cells: Vec<String> = record.iter().map(str::to_owned).collect();
+        for cell in &cells {
+            exports.cells += 1;
+            if cell.starts_with(FORMULA_STARTS) {
+                exports.formulas.push(format!(
+                    "{what}: {:?}",
+                    cell.chars().take(80).collect::<String>()
+                ));
+            } else if let Some(first) = cell.strip_prefix('\'').and_then(|c| c.chars().next()) {
+                if FORMULA_STARTS.contains(&first) {
+                    *exports.neutralised.entry(format!("{first:?}")).or_default() += 1;
+                }
+            }
+        }
+        records.push(cells);
+    }
+    assert!(!records.is_empty(), "{what} has no header");
+    exports.files += 1;
+    exports.rows += records.len() - 1;
+    records
+}
+
+/// Downloads an export: a 200 in CSV, offered as a file with a plain name.
+async fn download(request: reqwest::RequestBuilder, what: &str) -> (StatusCode, String) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap();
+    if status != StatusCode::OK {
+        return (status, body);
+    }
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8", "{what}");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    let name = disposition
+        .strip_prefix("attachment; filename=\"")
+        .and_then(|rest| rest.strip_suffix(".csv\""))
+        .unwrap_or_else(|| panic!("{what}: {disposition}"));
+    assert!(
+        name.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')),
+        "{what}: {disposition}"
+    );
+    (status, body)
+}
+
 #[tokio::test]
 async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
     let started = Instant::now();
@@ -606,9 +723,12 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
             .iter()
             .map(|p| format!("{{ page = {} }}", toml_string(&format!("/p/{}", p.text)))),
     );
+    // The shared view's walk and the exports ask the Stats API's engine a few thousand times
+    // through one link, whose hourly budget is the API's.
     let config = format!(
         "trusted_proxies = [\"127.0.0.1\"]\n\
          [writer]\nqueue_capacity = 100000\n\
+         [api]\nrequests_per_hour = 100000\n\
          [[sites]]\ndomain = \"{SITE}\"\npublic_counters = true\ncounter_min_visitors = 1\n\
          goals = [{}]\n",
         goals.join(", ")
@@ -640,22 +760,7 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
     let key = stats_key(&server, SITE);
     let events = wait_for_writer(&http, &server, &key).await;
     let mut stored = BTreeMap::new();
-    for dimension in [
-        "event:page",
-        "visit:entry_page",
-        "visit:referrer",
-        "visit:source",
-        "visit:utm_source",
-        "visit:utm_medium",
-        "visit:utm_campaign",
-        "visit:utm_content",
-        "visit:utm_term",
-        "event:name",
-        "event:props:xss",
-        "visit:region",
-        "visit:city",
-        "event:goal",
-    ] {
+    for dimension in DIMENSIONS {
         let found = values(&http, &server, &key, dimension).await;
         stored.insert(dimension, found);
     }
@@ -706,7 +811,21 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
         "a payload as a prop key: {prop_key}"
     );
 
-    // Chromium: the dashboard and the public answers, with everything hooked.
+    // A shared link of the payload store, labelled with a payload (the label is one line of at
+    // most 100 characters).
+    let label = &as_written
+        .iter()
+        .find(|p| p.text.starts_with("<img src=xss onerror="))
+        .unwrap()
+        .text;
+    let (ok, out, err) = cli(
+        &server.data_dir(),
+        &["share", "add", "--site", SITE, "--label", label],
+    );
+    assert!(ok, "{out}{err}");
+    let share = out.split("/share/").nth(1).expect("the address is printed")[..64].to_owned();
+
+    // Chromium: the dashboard, the shared view and the public answers, with everything hooked.
     let payloads = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xss-payloads.json");
     let listed: Vec<Value> = corpus
         .iter()
@@ -714,7 +833,7 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
         .collect();
     std::fs::write(&payloads, serde_json::to_vec(&listed).unwrap()).unwrap();
     let browser = Instant::now();
-    let seen = browser_script(
+    let mut seen = browser_script(
         &server,
         "xss.mjs",
         &[],
@@ -722,8 +841,12 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
             ("SETUP", &server.setup_token()),
             ("SITE", SITE),
             ("PAYLOADS", payloads.to_str().unwrap()),
+            ("SHARE", &share),
+            ("SHARE_LABEL", label),
         ],
     );
+    // The export links the views offered, downloaded below (too long to print).
+    let offered_links = seen.as_object_mut().unwrap().remove("exportLinks").unwrap();
     eprintln!("browser ({:?}): {seen}", browser.elapsed());
     assert_eq!(seen["dialogs"], 0, "a payload opened a dialog: {seen:#}");
     assert_eq!(
@@ -761,6 +884,32 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
         "the public images did not load: {seen:#}"
     );
     assert!(seen["publicDocuments"].as_u64().unwrap() >= 20, "{seen:#}");
+    // The shared link's view on its own: walked as the dashboard was, nothing ran or loaded, the
+    // payloads (and the link's label) shown as text.
+    let shared = &seen["areas"]["share"];
+    let figure = |name: &str| {
+        shared[name]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {name} for the shared view: {seen:#}"))
+    };
+    for finding in [
+        "dialogs",
+        "hooked",
+        "outbound",
+        "csp",
+        "injected",
+        "payloadRequests",
+    ] {
+        assert_eq!(figure(finding), 0, "the shared view: {finding}: {seen:#}");
+    }
+    assert!(figure("views") >= 30, "the shared view: {shared:#}");
+    assert!(figure("rowClicks") >= 4, "the shared view: {shared:#}");
+    assert!(figure("craftedUrls") >= 10, "the shared view: {shared:#}");
+    assert!(figure("seenAsText") >= 20, "the shared view: {shared:#}");
+    assert_eq!(
+        seen["shareLabelShown"], true,
+        "the link's label is not shown as text: {seen:#}"
+    );
 
     // The pages' policy, as served: the dashboard (signed in) and the sign-in page.
     let plain = no_redirects();
@@ -828,5 +977,145 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
     let paths: Vec<Value> = popular.json().await.unwrap();
     let shown: BTreeSet<&str> = paths.iter().filter_map(|p| p["path"].as_str()).collect();
     assert!(shown.len() >= 50, "{shown:?}");
+
+    // The CSV exports of the payload store, the owner's and the shared link's: every dimension,
+    // a payload and a formula as a prop key; each must hold the Stats API's rows exactly, its
+    // values with a `'` before a formula's first character.
+    let mut exports = Exports::default();
+    let formula = &as_written
+        .iter()
+        .find(|p| p.text.starts_with('='))
+        .unwrap()
+        .text;
+    let mut dimensions: Vec<String> = DIMENSIONS.iter().map(|d| d.to_string()).collect();
+    dimensions.push(format!("event:props:{first}"));
+    dimensions.push(format!("event:props:{formula}"));
+    for dimension in &dimensions {
+        let query = json!({"site_id": SITE, "date_range": "day", "metrics": ["visitors"],
+            "dimensions": [dimension], "pagination": {"limit": 10000}});
+        let answer = stats_query(&http, &server, &key, query.clone()).await;
+        let mut expected: Vec<Vec<String>> = answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                vec![
+                    neutralised(&cell_text(&r["dimensions"][0])),
+                    cell_text(&r["metrics"][0]),
+                ]
+            })
+            .collect();
+        expected.sort();
+        let header = dimension
+            .strip_prefix("visit:")
+            .or_else(|| dimension.strip_prefix("event:"))
+            .unwrap();
+        let q = query.to_string();
+        for (who, request) in [
+            (
+                "owner",
+                plain
+                    .get(server.url("/api/dashboard/export.csv"))
+                    .query(&[("q", q.as_str()), ("name", dimension.as_str())])
+                    .header("cookie", &cookie),
+            ),
+            (
+                "shared link",
+                plain.get(server.url("/api/share/export.csv")).query(&[
+                    ("q", q.as_str()),
+                    ("name", dimension.as_str()),
+                    ("share", share.as_str()),
+                ]),
+            ),
+        ] {
+            let what = format!("the {who}'s export of {dimension}");
+            let (status, body) = download(request, &what).await;
+            assert_eq!(status, StatusCode::OK, "{what}: {body}");
+            let mut records = check_export(&body, &what, &mut exports);
+            assert_eq!(records[0], [header, "visitors"], "{what}");
+            let mut rows = records.split_off(1);
+            rows.sort();
+            assert_eq!(rows.len(), expected.len(), "{what}");
+            assert!(rows == expected, "{what}: not the stored values");
+        }
+    }
+    let by_dimension = exports.rows;
+    // The formula payloads, as stored in a whole value (event names, props, UTM tags), are in
+    // the exports with their `'`: the check above did not pass for want of them.
+    let mut formulas_found = 0;
+    for dimension in ["event:name", "event:props:xss", "visit:utm_campaign"] {
+        for value in &stored[dimension] {
+            if value.starts_with(FORMULA_STARTS) {
+                formulas_found += 1;
+            }
+        }
+    }
+    // Every export link the dashboard and the shared view offered (their panels' and the
+    // range's, under the filters they were walked with): well-formed, no formula. A link whose
+    // filters the Stats API refuses (a payload as a dimension) is a 400.
+    let mut offered = BTreeMap::new();
+    for (area, links) in offered_links.as_object().unwrap() {
+        for link in links.as_array().unwrap() {
+            let link = link.as_str().unwrap();
+            let request = plain.get(link).header("cookie", &cookie);
+            let what = format!("{area} export {}", &link[..link.len().min(120)]);
+            let (status, body) = download(request, &what).await;
+            assert!(
+                status == StatusCode::OK || status == StatusCode::BAD_REQUEST,
+                "{what}: {status} {body}"
+            );
+            if status == StatusCode::OK {
+                check_export(&body, &what, &mut exports);
+            }
+            *offered
+                .entry(format!("{area} {}", status.as_u16()))
+                .or_insert(0) += 1;
+        }
+    }
+    eprintln!(
+        "CSV exports: {} files ({} by dimension, {offered:?} offered by the views), {} rows ({by_dimension} by dimension), {} cells; {} neutralised {:?}; {} cells starting as a formula; {formulas_found} formula payloads stored whole",
+        exports.files,
+        dimensions.len() * 2,
+        exports.rows,
+        exports.cells,
+        exports.neutralised(),
+        exports.neutralised,
+        exports.formulas.len(),
+    );
+    assert!(
+        exports.formulas.is_empty(),
+        "cells an export hands a spreadsheet as formulas: {:#?}",
+        &exports.formulas[..exports.formulas.len().min(10)]
+    );
+    assert!(
+        formulas_found >= 20,
+        "only {formulas_found} formula payloads were stored whole"
+    );
+    assert!(
+        exports.neutralised() >= 2 * formulas_found,
+        "only {} cells were neutralised",
+        exports.neutralised()
+    );
+    for start in ["'='", "'+'", "'-'", "'@'"] {
+        assert!(
+            exports.neutralised.contains_key(start),
+            "no neutralised cell starting with {start}: {:?}",
+            exports.neutralised
+        );
+    }
+    assert!(
+        offered.keys().any(|k| k.starts_with("share 200"))
+            && offered.keys().any(|k| k.starts_with("dashboard 200")),
+        "the views offered no export that worked: {offered:?}"
+    );
+    for area in ["dashboard", "share"] {
+        let kinds = &seen["areas"][area]["exportKinds"];
+        for kind in ["plain", "filtered", "props"] {
+            assert!(
+                kinds[kind].as_u64().unwrap_or(0) > 0,
+                "the {area} offered no {kind} export: {kinds}"
+            );
+        }
+    }
     eprintln!("whole test took {:?}", started.elapsed());
 }

@@ -4,14 +4,18 @@
 // and every request to another origin recorded and aborted; then walks the dashboard (every
 // option of every control, every [role=tab], the first row of every tab and panel clicked into a
 // filter, rows and chart points hovered, payload filters and parameters in the URL, /settings
-// when it exists, with a payload goal and a payload-labelled shared link made there) and the
-// public badges, charts and JSON answers for payload paths. After each view it scans the
-// document for markup a payload could have made (event-handler attributes, script URLs, frames,
-// unknown elements) and records which payloads it shows as text.
+// when it exists, with a payload goal and a payload-labelled shared link made there), then the
+// same walk through the shared link SHARE (a link the test made, labelled with a payload: the
+// read-only view anyone with the link sees), and the public badges, charts and JSON answers for
+// payload paths. After each view it scans the document for markup a payload could have made
+// (event-handler attributes, script URLs, frames, unknown elements), records which payloads it
+// shows as text, and keeps the CSV export links the view offers (the test downloads them).
 //
-//   FOOTFALL_URL=http://127.0.0.1:PORT SETUP=TOKEN SITE=example.com PAYLOADS=payloads.json node xss.mjs
+//   FOOTFALL_URL=http://127.0.0.1:PORT SETUP=TOKEN SITE=example.com PAYLOADS=payloads.json \
+//     SHARE=TOKEN SHARE_LABEL=TEXT node xss.mjs
 //
-// PAYLOADS is a JSON list of {id, variant, text}. Prints one JSON line of counts.
+// PAYLOADS is a JSON list of {id, variant, text}. Prints one JSON line of counts: totals, and
+// the same per area (dashboard, share, settings, public).
 
 import { readFileSync } from "node:fs";
 import { launch } from "./chromium.mjs";
@@ -19,8 +23,10 @@ import { launch } from "./chromium.mjs";
 const footfall = process.env.FOOTFALL_URL;
 const setup = process.env.SETUP;
 const site = process.env.SITE || "example.com";
-if (!footfall || !setup || !process.env.PAYLOADS) {
-  console.error("usage: FOOTFALL_URL=http://127.0.0.1:PORT SETUP=TOKEN PAYLOADS=FILE node xss.mjs");
+const shareToken = process.env.SHARE;
+const shareLabel = process.env.SHARE_LABEL || "";
+if (!footfall || !setup || !process.env.PAYLOADS || !shareToken) {
+  console.error("usage: FOOTFALL_URL=http://127.0.0.1:PORT SETUP=TOKEN PAYLOADS=FILE SHARE=TOKEN node xss.mjs");
   process.exit(2);
 }
 const payloads = JSON.parse(readFileSync(process.env.PAYLOADS, "utf8"));
@@ -53,6 +59,26 @@ const found = {
 };
 const counts = { views: 0, tabs: 0, rowClicks: 0, hovers: 0, craftedUrls: 0, svgImages: 0, publicDocuments: 0 };
 const seen = new Map(); // payload id → the view that first showed it as text
+// The same, per area of the drill: what each found, did and showed (findings are counted in the
+// area that was being walked when they came, late ones included).
+let area = "dashboard";
+const areas = {};
+function tally() {
+  areas[area] ??= { findings: {}, counts: {}, seen: new Set(), exports: new Set(), exportKinds: {} };
+  return areas[area];
+}
+/// A finding of `kind` (a list of `found`), counted in the current area too.
+function note(kind, item) {
+  found[kind].push(item);
+  const t = tally().findings;
+  t[kind] = (t[kind] ?? 0) + 1;
+}
+/// Adds to a count, in the totals and in the current area.
+function bump(name, n = 1) {
+  counts[name] += n;
+  const t = tally().counts;
+  t[name] = (t[name] ?? 0) + n;
+}
 const ownNavigations = new Set();
 let publicPhase = false;
 let requestCount = 0;
@@ -149,7 +175,9 @@ function scan(serverOrigin) {
     injected.push(`base URI moved to ${document.baseURI}`);
   }
   const text = document.body ? document.body.innerText : document.documentElement.textContent;
-  return { injected, external, text, frames: window.frames.length };
+  // The CSV downloads the view offers (panels' and the range's), as absolute URLs.
+  const exports = Array.from(document.querySelectorAll("a[href*='export.csv']"), (a) => a.href);
+  return { injected, external, text, frames: window.frames.length, exports };
 }
 
 function sameOrigin(url) {
@@ -164,14 +192,14 @@ const browser = await launch();
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.exposeBinding("__xssReport", (_source, kind, detail, where) => {
-    (kind === "csp" ? found.csp : found.hooked).push({ kind, detail, where });
+    note(kind === "csp" ? "csp" : "hooked", { kind, detail, where });
   });
   await context.addInitScript(hooks);
   // Nothing leaves for another origin: recorded, then aborted.
   await context.route("**/*", (route) => {
     const url = route.request().url();
     if (sameOrigin(url)) return route.continue();
-    found.outbound.push(url.slice(0, 200));
+    note("outbound", url.slice(0, 200));
     return route.abort("blockedbyclient");
   });
   context.on("request", (request) => {
@@ -180,7 +208,7 @@ try {
     const url = request.url();
     if (!sameOrigin(url)) return;
     const parsed = new URL(url);
-    if (!EXPECTED_PATHS.some((p) => p.test(parsed.pathname))) found.unexpectedSameOrigin.push(url.slice(0, 200));
+    if (!EXPECTED_PATHS.some((p) => p.test(parsed.pathname))) note("unexpectedSameOrigin", url.slice(0, 200));
     // A payload's relative URL (src=xss, //evil.invalid/N resolved here) asked of this server.
     const own = request.isNavigationRequest() && ownNavigations.has(parsed.href);
     const publicAnswer = publicPhase && parsed.pathname.startsWith("/api/");
@@ -191,7 +219,7 @@ try {
       // Keep the encoded form.
     }
     if (!own && !publicAnswer && /xss|evil\.invalid/i.test(spelled)) {
-      found.payloadRequests.push(`${request.resourceType()} ${url.slice(0, 200)}`);
+      note("payloadRequests", `${request.resourceType()} ${url.slice(0, 200)}`);
     }
   });
   context.on("requestfinished", (r) => inflight.delete(r));
@@ -200,16 +228,16 @@ try {
 
   function watch(page) {
     page.on("dialog", (dialog) => {
-      found.dialogs.push({ type: dialog.type(), message: dialog.message().slice(0, 200), where: page.url() });
+      note("dialogs", { type: dialog.type(), message: dialog.message().slice(0, 200), where: page.url() });
       dialog.dismiss().catch(() => {});
     });
-    page.on("pageerror", (e) => found.pageErrors.push(String(e).slice(0, 300)));
+    page.on("pageerror", (e) => note("pageErrors", String(e).slice(0, 300)));
     page.on("console", (m) => {
       if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
-        found.consoleErrors.push(m.text().slice(0, 300));
+        note("consoleErrors", m.text().slice(0, 300));
       }
     });
-    page.on("websocket", (ws) => found.outbound.push(ws.url()));
+    page.on("websocket", (ws) => note("outbound", ws.url()));
   }
 
   const page = await context.newPage();
@@ -264,25 +292,52 @@ try {
       try {
         result = await frame.evaluate(scan, origin);
       } catch (e) {
-        found.stepErrors.push(`scan ${where}: ${String(e).slice(0, 200)}`);
+        note("stepErrors", `scan ${where}: ${String(e).slice(0, 200)}`);
         continue;
       }
-      for (const item of result.injected) found.injected.push(`${where}: ${item}`);
+      for (const item of result.injected) note("injected", `${where}: ${item}`);
       for (const link of result.external) if (!found.externalLinks.includes(link)) found.externalLinks.push(link);
-      if (frame === page.mainFrame() && result.frames > 0) found.injected.push(`${where}: ${result.frames} frames`);
+      if (frame === page.mainFrame() && result.frames > 0) note("injected", `${where}: ${result.frames} frames`);
       const text = result.text || "";
+      const here = tally().seen;
       for (const p of payloads) {
-        if (!seen.has(p.id) && p.text.trim().length > 3 && text.includes(p.text)) seen.set(p.id, where);
+        if (here.has(p.id) || p.text.trim().length <= 3 || !text.includes(p.text)) continue;
+        here.add(p.id);
+        if (!seen.has(p.id)) seen.set(p.id, where);
+      }
+      if (frame === page.mainFrame()) {
+        const filtered = new URL(page.url()).searchParams.has("f");
+        for (const href of result.exports) keepExport(href, filtered);
       }
     }
-    if (dashboard) counts.views++;
+    if (dashboard) bump("views");
+  }
+
+  // Keeps an export link for the test to download: the first 20 of each kind (a prop's
+  // breakdown; one under the view's filters, payloads among them; the others), so that each
+  // kind is there.
+  function keepExport(href, filtered) {
+    const exports = tally().exports;
+    if (exports.has(href)) return;
+    let query = {};
+    try {
+      query = JSON.parse(new URL(href).searchParams.get("q") ?? "{}");
+    } catch {
+      // Kept as a link without filters.
+    }
+    const props = (query.dimensions ?? []).some((d) => String(d).startsWith("event:props:"));
+    const kind = props ? "props" : filtered ? "filtered" : "plain";
+    const kept = tally().exportKinds;
+    if ((kept[kind] ?? 0) >= 20) return;
+    kept[kind] = (kept[kind] ?? 0) + 1;
+    exports.add(href);
   }
 
   async function step(name, action) {
     try {
       await action();
     } catch (e) {
-      found.stepErrors.push(`${name}: ${String(e).split("\n")[0].slice(0, 300)}`);
+      note("stepErrors", `${name}: ${String(e).split("\n")[0].slice(0, 300)}`);
     }
   }
 
@@ -295,7 +350,7 @@ try {
     for (let i = 0; i < n; i++) {
       await step(`hover ${where} ${i}`, () => targets.nth(i).hover({ force: true, timeout: 1000 }));
     }
-    counts.hovers += await page.evaluate((selector) => {
+    bump("hovers", await page.evaluate((selector) => {
       const all = document.querySelectorAll(selector);
       for (const el of all) {
         for (const type of ["pointerover", "mouseover", "mouseenter", "mousemove", "pointerenter"]) {
@@ -304,7 +359,7 @@ try {
         for (const child of el.querySelectorAll("button, a, [tabindex]")) child.dispatchEvent(new FocusEvent("focus"));
       }
       return all.length;
-    }, HOVERED);
+    }, HOVERED));
     await settle(1000);
   }
 
@@ -317,7 +372,7 @@ try {
     if (index < 0 || index >= texts.length) return;
     const row = scope.locator(ROWS).nth(index);
     await act(() => row.click({ timeout: 2000 }));
-    counts.rowClicks++;
+    bump("rowClicks");
     await look(`${where}, first row clicked`);
     if (hover) await hoverAll(`${where} filtered`);
     await page.goBack();
@@ -332,7 +387,7 @@ try {
         const tab = page.locator('[role="tab"]').nth(i);
         const name = ((await tab.textContent()) ?? "").trim().slice(0, 40);
         await act(() => tab.click({ timeout: 2000 }));
-        counts.tabs++;
+        bump("tabs");
         await look(`${where}, tab ${name}`);
         const panel = tab.locator(
           'xpath=ancestor::*[self::section or @data-panel or @data-dimension or contains(concat(" ", @class, " "), " panel ")][1]',
@@ -363,60 +418,8 @@ try {
   await look("default view");
   phase("signIn");
 
-  // Every option of every control (period, comparison, chart metric, granularity, …) but the
-  // site picker.
-  const selects = await page.locator("select:visible").evaluateAll((all) =>
-    all
-      .filter((s) => s.id !== "site")
-      .map((s, i) => {
-        if (!s.id) s.setAttribute("data-xss-select", String(i));
-        return {
-          selector: s.id ? `#${s.id}` : `[data-xss-select="${i}"]`,
-          values: Array.from(s.options).filter((o) => !o.disabled).map((o) => o.value),
-        };
-      }),
-  );
-  for (const { selector, values } of selects) {
-    for (const value of values.slice(0, 12)) {
-      await step(`${selector}=${value}`, async () => {
-        if ((await page.locator(selector).inputValue()) === value) return;
-        if ((await page.locator(`${selector} option:not([disabled])`).evaluateAll((os, v) => os.some((o) => o.value === v), value)) === false) return;
-        await act(() => page.selectOption(selector, value, { timeout: 2000 }));
-        await look(`${selector} ${value}`);
-      });
-    }
-  }
-  await step("back to today", async () => {
-    await go(`${footfall}/?site=${q(site)}&period=day`);
-    await settle();
-    await look("today again");
-  });
-  phase("controls");
-
-  await hoverAll("default view");
-  await clickTabs("default view");
-  phase("tabs");
-
-  // The first row of every panel as it opens, its filtered view hovered; then two filters at once.
-  const panels = await page.locator(PANELS).count();
-  for (let i = 0; i < panels; i++) {
-    await step(`row of panel ${i}`, () => clickFirstRow(page.locator(PANELS).nth(i), `panel ${i}`, { hover: i < 2 }));
-    await settle();
-  }
-  await step("two filters", async () => {
-    await settle();
-    for (const i of [0, 1]) {
-      const row = page.locator(PANELS).nth(i).locator(ROWS).first();
-      if ((await row.count()) === 0) continue;
-      await act(() => row.click({ timeout: 2000 }));
-      counts.rowClicks++;
-    }
-    await look("two filters");
-  });
-  phase("rows");
-
   // Payloads as filters, periods, comparisons, tabs and sites in the URL: a link anyone could
-  // send the owner.
+  // send the owner, or change in a shared link's address.
   const pick = (k) => writtenAs[(k * 7) % writtenAs.length];
   const filtered = [
     ["event:page", (t) => `/p/${t}`],
@@ -452,20 +455,94 @@ try {
   crafted.push(`period=day&tab_sources=referrers&tab_locations=cities&tab_goals=events&tab_pages=exit`);
   crafted.push(`period=day&tab_sources=utm_content&tab_locations=regions&tab_devices=os_versions`);
   crafted.push(`period=day&tab_${q(pick(37).text)}=${q(pick(38).text)}&tab_pages=${q(pick(39).text)}`);
-  for (const [k, query] of crafted.entries()) {
-    await step(`crafted ${k}`, async () => {
-      const withPeriod = query.startsWith("period=") ? query : `period=day&${query}`;
-      await go(`${footfall}/?site=${q(site)}&${withPeriod}`);
+
+  // The walk of a view of the dashboard (the owner's, or a shared link's): `at(query)` is its
+  // address with that query; `label` starts each place's name, `prefix` each phase's.
+  async function walk({ at, label = "", prefix = "" }) {
+    // Every option of every control (period, comparison, chart metric, granularity, …) but the
+    // site picker.
+    const selects = await page.locator("select:visible").evaluateAll((all) =>
+      all
+        .filter((s) => s.id !== "site")
+        .map((s, i) => {
+          if (!s.id) s.setAttribute("data-xss-select", String(i));
+          return {
+            selector: s.id ? `#${s.id}` : `[data-xss-select="${i}"]`,
+            values: Array.from(s.options).filter((o) => !o.disabled).map((o) => o.value),
+          };
+        }),
+    );
+    for (const { selector, values } of selects) {
+      for (const value of values.slice(0, 12)) {
+        await step(`${label}${selector}=${value}`, async () => {
+          if ((await page.locator(selector).inputValue()) === value) return;
+          if ((await page.locator(`${selector} option:not([disabled])`).evaluateAll((os, v) => os.some((o) => o.value === v), value)) === false) return;
+          await act(() => page.selectOption(selector, value, { timeout: 2000 }));
+          await look(`${label}${selector} ${value}`);
+        });
+      }
+    }
+    await step(`${label}back to today`, async () => {
+      await go(at("period=day"));
       await settle();
-      counts.craftedUrls++;
-      await look(`crafted URL ${k}`);
-      if (k === 0) await hoverAll(`crafted URL ${k}`);
+      await look(`${label}today again`);
+    });
+    phase(`${prefix}controls`);
+
+    await hoverAll(`${label}default view`);
+    await clickTabs(`${label}default view`);
+    phase(`${prefix}tabs`);
+
+    // The first row of every panel as it opens, its filtered view hovered; then two filters at
+    // once.
+    const panels = await page.locator(PANELS).count();
+    for (let i = 0; i < panels; i++) {
+      await step(`${label}row of panel ${i}`, () =>
+        clickFirstRow(page.locator(PANELS).nth(i), `${label}panel ${i}`, { hover: i < 2 }),
+      );
+      await settle();
+    }
+    await step(`${label}two filters`, async () => {
+      await settle();
+      for (const i of [0, 1]) {
+        const row = page.locator(PANELS).nth(i).locator(ROWS).first();
+        if ((await row.count()) === 0) continue;
+        await act(() => row.click({ timeout: 2000 }));
+        bump("rowClicks");
+      }
+      await look(`${label}two filters`);
+    });
+    phase(`${prefix}rows`);
+
+    for (const [k, query] of crafted.entries()) {
+      await step(`${label}crafted ${k}`, async () => {
+        const withPeriod = query.startsWith("period=") ? query : `period=day&${query}`;
+        await go(at(withPeriod));
+        await settle();
+        bump("craftedUrls");
+        await look(`${label}crafted URL ${k}`);
+        if (k === 0) await hoverAll(`${label}crafted URL ${k}`);
+      });
+    }
+    // Filters from the URL, removed one by one through their chips.
+    await step(`${label}chips`, async () => {
+      await go(at(`period=day&${crafted[0]}&${crafted[2]}`));
+      await settle();
+      await look(`${label}crafted filters`);
+      for (let i = 0; i < 4; i++) {
+        const chip = page.locator("#filters button, [aria-label^='Remove filter']").first();
+        if ((await chip.count()) === 0) break;
+        await act(() => chip.click({ timeout: 2000 }));
+        await look(`${label}chip ${i} removed`);
+      }
     });
   }
+
+  await walk({ at: (query) => `${footfall}/?site=${q(site)}&${query}` });
   await step("crafted site", async () => {
     await go(`${footfall}/?site=${q(pick(33).text)}&period=day`);
     await settle();
-    counts.craftedUrls++;
+    bump("craftedUrls");
     await look("crafted site");
   });
   // Shared links whose token is a payload (the page reads it from its path).
@@ -473,26 +550,15 @@ try {
     await step(`crafted share ${k}`, async () => {
       await go(`${footfall}/share/${q(pick(k).text)}?period=day`);
       await settle();
-      counts.craftedUrls++;
+      bump("craftedUrls");
       await look(`crafted share link ${k}`);
     });
   }
-  // Filters from the URL, removed one by one through their chips.
-  await step("chips", async () => {
-    await go(`${footfall}/?site=${q(site)}&period=day&${crafted[0]}&${crafted[2]}`);
-    await settle();
-    await look("crafted filters");
-    for (let i = 0; i < 4; i++) {
-      const chip = page.locator("#filters button, [aria-label^='Remove filter']").first();
-      if ((await chip.count()) === 0) break;
-      await act(() => chip.click({ timeout: 2000 }));
-      await look(`chip ${i} removed`);
-    }
-  });
   phase("crafted");
 
   // The settings page, when there is one: looked at, and given a payload goal and a shared link
   // labelled with a payload, which is then opened.
+  area = "settings";
   let settings = null;
   const settingsDone = [];
   await step("settings", async () => {
@@ -536,7 +602,31 @@ try {
   });
   phase("settings");
 
+  // The shared link the test made (labelled with a payload), walked as the owner's dashboard
+  // was: what anyone with the link sees. A browser of its own, without the owner's session, as a
+  // link's visitor has.
+  area = "share";
+  const sharedAt = (query) => `${footfall}/share/${shareToken}?${query}`;
+  let shareLabelShown = false;
+  await step("shared view", async () => {
+    await context.clearCookies();
+    await go(sharedAt("period=day"));
+    await page.waitForSelector("body[data-loaded]", { timeout: 15000 });
+    await settle();
+    await look("share: default view");
+    shareLabelShown = ((await page.locator("#label").textContent()) ?? "") === shareLabel;
+  });
+  await walk({ at: sharedAt, label: "share: ", prefix: "share." });
+  await step("shared view, embedded", async () => {
+    await go(sharedAt("embed=true&period=day&tab_goals=props"));
+    await settle();
+    await look("share: embedded");
+    await hoverAll("share: embedded");
+  });
+  phase("share.crafted");
+
   // The public answers for payload paths: as images in a page, and opened on their own.
+  area = "public";
   publicPhase = true;
   const svgUrls = [];
   payloads.forEach((p, i) => {
@@ -569,7 +659,7 @@ try {
     const short = url.slice(footfall.length, footfall.length + 60);
     await step(`open ${short}`, async () => {
       await go(url);
-      counts.publicDocuments++;
+      bump("publicDocuments");
       await look(`opened ${short}`, false);
     });
   }
@@ -584,6 +674,16 @@ try {
   });
   const byVariant = {};
   for (const s of seenList) byVariant[s.variant] = (byVariant[s.variant] || 0) + 1;
+  // Per area: every finding and count (0 where none), the payloads shown as text, the export
+  // links offered.
+  const perArea = {};
+  const exportLinks = {};
+  for (const [name, a] of Object.entries(areas)) {
+    perArea[name] = { seenAsText: a.seen.size, exportLinks: a.exports.size, exportKinds: a.exportKinds };
+    for (const kind of Object.keys(found)) perArea[name][kind] = a.findings[kind] ?? 0;
+    for (const count of Object.keys(counts)) perArea[name][count] = a.counts[count] ?? 0;
+    exportLinks[name] = [...a.exports];
+  }
   console.log(
     JSON.stringify({
       payloads: payloads.length,
@@ -614,6 +714,9 @@ try {
       consoleErrorsFirst: first(found.consoleErrors, 3),
       stepErrors: found.stepErrors.length,
       stepErrorsFirst: first(found.stepErrors, 5),
+      shareLabelShown,
+      areas: perArea,
+      exportLinks,
       ms: Date.now() - started,
       phases,
     }),
