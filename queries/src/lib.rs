@@ -20,33 +20,58 @@
 //! - [`stats`]: aggregate queries (metrics by dimensions, filters, periods).
 //! - `sample` (feature `test-support`): realistic sample traffic for tests and benches.
 //! - `random_filters` (feature `test-support`): random Stats API queries for drill 9.
+//!
+//! ## Features
+//! - `store` (default): DuckDB, and every module above that reads or writes it. Without it, what
+//!   is left is [`stats`]' Stats API parser and planner and its SQL builder, which run nothing:
+//!   what the fuzz targets in `fuzz/` build, without DuckDB's C++ build.
 
+#[cfg(feature = "store")]
 pub mod checkpointer;
+#[cfg(feature = "store")]
 pub mod counters;
+#[cfg(feature = "store")]
 pub mod drops;
+#[cfg(feature = "store")]
 pub mod error;
+#[cfg(feature = "store")]
 mod event_batch;
+#[cfg(feature = "store")]
 pub mod goals;
+#[cfg(feature = "store")]
 pub mod keys;
+#[cfg(feature = "store")]
 pub mod migrate;
+#[cfg(feature = "store")]
 pub mod owners;
 #[cfg(any(test, feature = "test-support"))]
 pub mod random_filters;
-#[cfg(any(test, feature = "test-support"))]
+#[cfg(all(feature = "store", any(test, feature = "test-support")))]
 pub mod sample;
+#[cfg(feature = "store")]
 pub mod shares;
+#[cfg(feature = "store")]
 pub mod sink;
+#[cfg(feature = "store")]
 pub mod sites;
 pub mod stats;
+#[cfg(feature = "store")]
 pub mod store;
+#[cfg(feature = "store")]
 pub mod writer;
 
+#[cfg(feature = "store")]
 pub use checkpointer::Checkpointer;
 /// The store's connection type, for callers that run store work on their own threads.
+#[cfg(feature = "store")]
 pub use duckdb::Connection;
+#[cfg(feature = "store")]
 pub use error::StoreError;
+#[cfg(feature = "store")]
 pub use sink::{DuckDbSink, EventSink};
+#[cfg(feature = "store")]
 pub use store::{Store, StoreOptions};
+#[cfg(feature = "store")]
 pub use writer::{
     CommitObserver, EnqueueError, Writer, WriterReport, WriterSettings, WriterStatus,
 };

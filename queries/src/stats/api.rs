@@ -784,7 +784,13 @@ impl Request {
 }
 
 impl Planned {
+    /// The queries the answer runs: the one asked, and the comparison period's when asked.
+    pub fn queries(&self) -> impl Iterator<Item = &Query> {
+        std::iter::once(&self.query).chain(&self.comparison)
+    }
+
     /// Checks the patterns, runs the query and shapes the answer.
+    #[cfg(feature = "store")]
     pub fn answer(&self, conn: &duckdb::Connection) -> Result<Value, QueryError> {
         for pattern in &self.patterns {
             conn.query_row(super::sql::pattern_check(), [pattern], |_| Ok(()))
@@ -807,6 +813,7 @@ impl Planned {
     /// Adds to each row the same row of the comparison period, and the change, as Plausible's
     /// dashboard API does. Time buckets pair by position (the first day with the first day);
     /// other dimensions by value. A row without a counterpart compares with nothing (zeros).
+    #[cfg(feature = "store")]
     fn attach_comparison(
         &self,
         answer: &mut Value,
@@ -934,6 +941,7 @@ fn metric_json(value: &MetricValue) -> Value {
 
 /// How a metric moved: a whole percentage (100 from nothing to something, 0 from nothing to
 /// nothing); for bounce rate, the difference in points (null from nothing), as Plausible shows.
+#[cfg(feature = "store")]
 fn change(metric: Metric, new: MetricValue, old: MetricValue) -> Value {
     let number = |v: MetricValue| match v {
         MetricValue::Int(n) => Some(n as f64),

@@ -8,16 +8,20 @@
 //! - [`country`]: country names, for `visit:country_name`.
 //! - [`period`]: date ranges in the site's time zone.
 //! - [`sql`]: the one module that assembles stats SQL.
+//! - `bind` (feature `store`): the one place its values become DuckDB values.
 //! - [`rollup`]: daily rollups, what they can answer, and the thread that keeps them.
 //! - [`run`]: running a query (from rollups and events); metrics, ordering, pagination, time
 //!   labels.
 //! - [`api`]: Plausible's Stats API v2 request and answer shapes.
 
 pub mod api;
+#[cfg(feature = "store")]
+mod bind;
 pub mod country;
 pub mod goal;
 pub mod model;
 pub mod period;
+#[cfg(feature = "store")]
 pub mod rollup;
 pub mod run;
 pub mod sql;
@@ -26,8 +30,11 @@ pub use goal::Goal;
 pub use model::{
     Dimension, EventField, Filter, Metric, Operator, Period, Query, TimeBucket, VisitField,
 };
-pub use run::{run, MetricValue, QueryResult, ResultRow};
+#[cfg(feature = "store")]
+pub use run::run;
+pub use run::{MetricValue, QueryResult, ResultRow};
 
+#[cfg(feature = "store")]
 use crate::error::StoreError;
 
 /// Why a query was not answered. `Invalid` is the asker's mistake (a 400, with a message that
@@ -36,10 +43,12 @@ use crate::error::StoreError;
 pub enum QueryError {
     #[error("{0}")]
     Invalid(String),
+    #[cfg(feature = "store")]
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+#[cfg(feature = "store")]
 impl From<duckdb::Error> for QueryError {
     fn from(error: duckdb::Error) -> Self {
         QueryError::Store(StoreError::Db(error))

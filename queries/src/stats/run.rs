@@ -1,18 +1,24 @@
 //! Running a query: the statement from [`super::sql`], then the metrics' arithmetic, ordering,
-//! pagination and time labels.
+//! pagination and time labels. What runs a statement needs the `store` feature; the arithmetic,
+//! ordering and labels do not.
 
 use std::cmp::Ordering;
+#[cfg(feature = "store")]
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc};
+#[cfg(feature = "store")]
+use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Timelike};
+#[cfg(feature = "store")]
 use duckdb::{params_from_iter, Connection};
 
-use super::model::{
-    Dimension, EventField, Filter, Metric, Operator, Order, OrderKey, Period, Query, TimeBucket,
-    VisitField,
-};
+#[cfg(feature = "store")]
+use super::model::{Dimension, EventField, Filter, Operator, Period, VisitField};
+use super::model::{Metric, Order, OrderKey, Query, TimeBucket};
 use super::period::local_time;
+#[cfg(feature = "store")]
 use super::QueryError;
+#[cfg(feature = "store")]
 use super::{country, rollup, sql};
 
 /// A metric's value: counts are integers, rates and averages may have decimals, and a share of
@@ -72,6 +78,7 @@ pub struct Counts {
 }
 
 impl Counts {
+    #[cfg(feature = "store")]
     fn add(&mut self, other: &Counts) {
         self.visitors += other.visitors;
         self.visits += other.visits;
@@ -162,6 +169,7 @@ pub fn metric_value(metric: Metric, c: &Counts, bases: &Bases) -> MetricValue {
 }
 
 /// The query as the store answers it: country names asked by their codes ([`country`]).
+#[cfg(feature = "store")]
 fn by_codes(query: &Query) -> Query {
     let mut coded = query.clone();
     for dimension in &mut coded.dimensions {
@@ -176,6 +184,7 @@ fn by_codes(query: &Query) -> Query {
 }
 
 /// Runs a validated query.
+#[cfg(feature = "store")]
 pub fn run(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> {
     match pages_last(conn, asked)? {
         Some(result) => Ok(result),
@@ -188,6 +197,7 @@ pub fn run(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> 
 /// for the rows kept only, once the other metrics have chosen them (the top ten pages of 30 days
 /// of 10M events: 4.2 s with every page's time, 0.5 s with the ten's). `None` when the query is
 /// not of that shape.
+#[cfg(feature = "store")]
 fn pages_last(conn: &Connection, asked: &Query) -> Result<Option<QueryResult>, QueryError> {
     let page = Dimension::Event(EventField::Page);
     let (later, first): (Vec<Metric>, Vec<Metric>) =
@@ -271,6 +281,7 @@ fn pages_last(conn: &Connection, asked: &Query) -> Result<Option<QueryResult>, Q
 }
 
 /// Runs a query in one pass: every group's counts, then sorted and paged.
+#[cfg(feature = "store")]
 fn run_whole(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> {
     let coded;
     let query = if country::mentioned(&asked.dimensions, asked.filter.as_ref()) {
@@ -376,6 +387,7 @@ fn run_whole(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError
 }
 
 /// Visitors on the site in the five minutes before `now`: Plausible's realtime number.
+#[cfg(feature = "store")]
 pub fn realtime_visitors(
     conn: &Connection,
     site: &str,
@@ -392,6 +404,7 @@ pub fn realtime_visitors(
 
 /// The prop keys of the site's events in `period`, most used first (at most 100): what a
 /// breakdown by `event:props:KEY` can ask for.
+#[cfg(feature = "store")]
 pub fn prop_keys(
     conn: &Connection,
     site: &str,
@@ -406,6 +419,7 @@ pub fn prop_keys(
 }
 
 /// The site's first event, where the `all` date range starts.
+#[cfg(feature = "store")]
 pub fn first_event(conn: &Connection, site: &str) -> Result<Option<DateTime<Utc>>, QueryError> {
     Ok(conn.query_row(sql::first_event(), [site], |row| row.get(0))?)
 }
@@ -413,6 +427,7 @@ pub fn first_event(conn: &Connection, site: &str) -> Result<Option<DateTime<Utc>
 /// The counts per group of the query's events (or its totals, with no dimensions): from the
 /// daily rollups for the whole UTC days they hold, when they can answer, and from the events for
 /// the rest of the period.
+#[cfg(feature = "store")]
 pub fn counts(
     conn: &Connection,
     query: &Query,
@@ -451,6 +466,7 @@ pub fn counts(
 }
 
 /// Runs a counting statement: rows of dimension values, then the counts.
+#[cfg(feature = "store")]
 fn fetch(
     conn: &Connection,
     statement: &sql::Statement,
@@ -563,7 +579,7 @@ pub fn time_labels(query: &Query, bucket: TimeBucket) -> Vec<String> {
     labels
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "store"))]
 mod tests {
     use super::*;
     use crate::sample::{self, SampleSpec};
