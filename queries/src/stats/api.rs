@@ -24,6 +24,16 @@ pub const MAX_CLAUSES: usize = 100;
 /// Conditions in one query, and how deep and/or/not may nest.
 pub const MAX_CONDITIONS: usize = 100;
 pub const MAX_DEPTH: usize = 8;
+/// The longest date range, in days: a century. A period is worked through hour by hour (the
+/// zone's offsets in SQL, time labels), so years 1 to 9999 kept one request busy for minutes, and
+/// their hourly labels (87 million) did not fit in memory.
+pub const MAX_RANGE_DAYS: i64 = 36_525;
+/// The first and last days a date range may name: four-digit years, with room on either side for
+/// the site's zone and a comparison a century earlier, so that every period stays within what
+/// chrono can add to (`+262142-12-31` made the period's end overflow, a panic) and its echo
+/// within what RFC 3339 can write.
+const EARLIEST: (i32, u32, u32) = (1000, 1, 1);
+const LATEST: (i32, u32, u32) = (9998, 12, 31);
 const MAX_PROP_KEY_BYTES: usize = 300;
 
 /// Plausible's names that Footfall does not answer yet.
@@ -318,6 +328,25 @@ fn strings(value: Option<&Value>, field: &str, required: bool) -> Result<Vec<Str
 
 fn parse_date_range(value: Option<&Value>) -> Result<DateRange, QueryError> {
     let bad = |v: &Value| invalid(format!("#/date_range: Invalid date range {v}"));
+    let too_long = || {
+        invalid(format!(
+            "#/date_range: a date range spans at most {MAX_RANGE_DAYS} days (a century)"
+        ))
+    };
+    let day = |(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).expect("a valid day");
+    let (earliest, latest) = (day(EARLIEST), day(LATEST));
+    // Instants are checked in UTC, with two days more either side: the echo writes a range of
+    // days as instants in the site's zone, which must be asked again as they are.
+    let margin = chrono::Duration::days(2);
+    let outside = |days: [NaiveDate; 2], margin: chrono::Duration| {
+        days.iter()
+            .any(|d| !(earliest - margin..=latest + margin).contains(d))
+            .then(|| {
+                invalid(format!(
+                    "#/date_range: dates must be from {earliest} to {latest}"
+                ))
+            })
+    };
     match value {
         None | Some(Value::Null) => Err(invalid(
             "#/date_range: Required property date_range was not present.",
@@ -329,16 +358,32 @@ fn parse_date_range(value: Option<&Value>) -> Result<DateRange, QueryError> {
                     if from > to {
                         return Err(invalid("#/date_range: the first date is after the second"));
                     }
+                    if let Some(error) = outside([from, to], chrono::Duration::zero()) {
+                        return Err(error);
+                    }
+                    if (to - from).num_days() + 1 > MAX_RANGE_DAYS {
+                        return Err(too_long());
+                    }
                     return Ok(DateRange::Dates(from, to));
                 }
                 match (
                     DateTime::parse_from_rfc3339(a),
                     DateTime::parse_from_rfc3339(b),
                 ) {
-                    (Ok(from), Ok(to)) if from <= to => Ok(DateRange::Instants(from, to)),
-                    (Ok(_), Ok(_)) => Err(invalid(
-                        "#/date_range: the first instant is after the second",
-                    )),
+                    (Ok(from), Ok(to)) => {
+                        let utc = |t: DateTime<chrono::FixedOffset>| t.naive_utc().date();
+                        if let Some(error) = outside([utc(from), utc(to)], margin) {
+                            Err(error)
+                        } else if to - from > chrono::Duration::days(MAX_RANGE_DAYS) {
+                            Err(too_long())
+                        } else if from > to {
+                            Err(invalid(
+                                "#/date_range: the first instant is after the second",
+                            ))
+                        } else {
+                            Ok(DateRange::Instants(from, to))
+                        }
+                    }
                     _ => Err(bad(v)),
                 }
             }
@@ -923,9 +968,15 @@ impl Planned {
 /// A query's period as Plausible echoes it: first and last second, in the site's zone.
 fn date_range_echo(query: &Query) -> Value {
     let instant = |t: DateTime<Utc>| {
-        t.with_timezone(&query.timezone)
-            .format("%Y-%m-%dT%H:%M:%S%:z")
-            .to_string()
+        let local = t.with_timezone(&query.timezone);
+        // RFC 3339 offsets are whole minutes, but a zone's local mean time before it took a
+        // standard offset had seconds too (Monrovia until 1972): such an instant is written in
+        // UTC, so that the echo still asks for the same period (found by `fuzz/`'s stats_query).
+        if chrono::Offset::fix(local.offset()).local_minus_utc() % 60 == 0 {
+            local.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        } else {
+            t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+        }
     };
     let last = (query.period.to - chrono::Duration::seconds(1)).max(query.period.from);
     json!([instant(query.period.from), instant(last)])
@@ -1046,6 +1097,33 @@ mod tests {
         assert!(planned.query.visits_by_entry_page());
     }
 
+    /// The echo asks for the same period again, in a zone whose offset once had seconds too.
+    #[test]
+    fn the_echo_asks_for_the_same_period() {
+        for tz in [
+            Tz::UTC,
+            Tz::Europe__Tallinn,
+            Tz::Africa__Monrovia,
+            Tz::Asia__Kolkata,
+        ] {
+            for range in [json!(["1960-03-01", "1960-03-07"]), json!("7d")] {
+                let body = json!({"site_id": "s", "metrics": ["visitors"], "date_range": range});
+                let planned = parse(&body).unwrap().plan(tz, now(), None, &[]).unwrap();
+                let echo = planned.respond(&QueryResult {
+                    rows: vec![],
+                    total_rows: 0,
+                });
+                let again = parse(&echo["query"])
+                    .unwrap()
+                    .plan(tz, now(), None, &[])
+                    .unwrap();
+                let (was, is) = (planned.query.period, again.query.period);
+                assert_eq!(was.from, is.from, "{tz} {range}: {}", echo["query"]);
+                assert!((was.to - is.to).abs() <= chrono::Duration::seconds(1));
+            }
+        }
+    }
+
     #[test]
     fn every_bad_query_gets_a_reason() {
         let base = json!({"site_id": "s", "metrics": ["visitors"], "date_range": "7d"});
@@ -1097,6 +1175,39 @@ mod tests {
                     json!(["2024-01-01T00:00:00", "2024-01-02T00:00:00"]),
                 ),
                 "Invalid date range",
+            ),
+            (
+                with("date_range", json!(["1900-01-01", "2000-01-02"])),
+                "spans at most 36525 days",
+            ),
+            (
+                with("date_range", json!(["0001-01-01", "9999-12-31"])),
+                "dates must be from 1000-01-01 to 9998-12-31",
+            ),
+            (
+                with("date_range", json!(["+262142-12-30", "+262142-12-31"])),
+                "dates must be from",
+            ),
+            (
+                with(
+                    "date_range",
+                    json!(["9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59-23:59"]),
+                ),
+                "dates must be from",
+            ),
+            (
+                with(
+                    "date_range",
+                    json!(["1900-01-01T00:00:00Z", "2000-01-03T00:00:00+00:00"]),
+                ),
+                "spans at most 36525 days",
+            ),
+            (
+                with(
+                    "include",
+                    json!({"comparisons": {"mode": "custom", "date_range": ["0001-01-01", "9999-12-31"]}}),
+                ),
+                "Invalid comparison",
             ),
             (
                 with("dimensions", json!(["badproperty"])),
@@ -1215,6 +1326,13 @@ mod tests {
                 "event:page",
                 ["'; DROP TABLE events; --", "\"quoted\""]
             ]]),
+        ))
+        .unwrap();
+        // A century is the longest range.
+        plan(with("date_range", json!(["1900-01-01", "2000-01-01"]))).unwrap();
+        plan(with(
+            "date_range",
+            json!(["1900-01-01T00:00:00Z", "2000-01-02T00:00:00+00:00"]),
         ))
         .unwrap();
         let deep = (0..10).fold(json!(["is", "event:page", ["/"]]), |f, _| json!(["not", f]));
