@@ -104,8 +104,17 @@ pub fn normalize_route(input: &str) -> String {
 }
 
 fn normalize(input: &str, keep_fragment: bool) -> String {
-    let base = Url::parse("http://p.invalid/").expect("static URL parses");
-    match base.join(input.trim()) {
+    let input = input.trim();
+    // A path is read after the host, so that one starting with `//` is this site's path (as
+    // `https://e.com//x` is recorded, `//x`) rather than a URL to the host after the slashes.
+    let url = if input.starts_with(['/', '\\']) {
+        Url::parse(&format!("http://p.invalid{input}"))
+    } else {
+        Url::parse("http://p.invalid/")
+            .expect("static URL parses")
+            .join(input)
+    };
+    match url {
         Ok(url) if url.host_str() == Some("p.invalid") => {
             normalize_url_path(url.path(), url.fragment().filter(|_| keep_fragment))
         }
@@ -222,6 +231,27 @@ mod tests {
             Page::from_url(&url, true).path,
             normalize_route("/app/#/a%20b")
         );
+    }
+
+    /// Found by `fuzz/`'s url_referrer: a page whose path starts with `//` was looked up as the
+    /// root, since the lookup read `//host/...` as a URL to another host.
+    #[test]
+    fn paths_starting_with_two_slashes_are_looked_up_as_recorded() {
+        for raw in [
+            "https://e.com//x",
+            "https://e.com//evil.example/x/",
+            "https://e.com///a//b?q=1",
+            "https://e.com//",
+            "https://e.com//@evil.example",
+        ] {
+            let url = Url::parse(raw).unwrap();
+            assert_eq!(normalize_path(url.path()), page(raw).path, "{raw}");
+        }
+        assert_eq!(normalize_path("//x/"), "//x");
+        assert_eq!(normalize_path("/\\x"), "//x");
+        assert_eq!(normalize_route("//x/#/a"), "//x#/a");
+        let url = Url::parse("https://e.com//x/#/a").unwrap();
+        assert_eq!(Page::from_url(&url, true).path, "//x#/a");
     }
 
     #[test]

@@ -343,7 +343,9 @@ fn parse_referrer(referrer: Option<&str>) -> Option<Url> {
 fn classify_web(url: &Url, page_host: &str) -> Option<Referral> {
     let host = web_host(url)?;
     let host = strip_www(&host);
-    if host == normalize_page_host(page_host) {
+    // Compared without any `www.`: the page's host may come with one already stripped (as
+    // pages are recorded) or not, and `www.www.example.com` is recorded as `www.example.com`.
+    if without_www(host) == without_www(&normalize_page_host(page_host)) {
         return None;
     }
     let source = match source_for_host(host) {
@@ -360,12 +362,12 @@ fn classify_web(url: &Url, page_host: &str) -> Option<Referral> {
 }
 
 /// The host of an http(s) URL as it is stored: lower-case ASCII (punycode for international
-/// names, as the URL parser produces), no trailing dot, IPv6 in brackets. `None` for empty or
+/// names, as the URL parser produces), no trailing dots (however many), IPv6 in brackets. `None` for empty or
 /// over-long hosts.
 fn web_host(url: &Url) -> Option<String> {
     let host = match url.host()? {
         Host::Domain(domain) => {
-            let domain = domain.strip_suffix('.').unwrap_or(domain);
+            let domain = domain.trim_end_matches('.');
             domain.to_ascii_lowercase()
         }
         ip => ip.to_string(),
@@ -381,6 +383,14 @@ fn strip_www(host: &str) -> &str {
     }
 }
 
+/// A host without every leading `www.` (while something is left).
+fn without_www(mut host: &str) -> &str {
+    while strip_www(host) != host {
+        host = strip_www(host);
+    }
+    host
+}
+
 /// The page's host in the same form as [`web_host`] plus [`strip_www`], so that the two compare
 /// equal for the same site whatever the caller passes (upper case, a port, a trailing dot, a
 /// Unicode name).
@@ -393,7 +403,7 @@ fn normalize_page_host(page_host: &str) -> String {
         }
         _ => host,
     };
-    let host = host.strip_suffix('.').unwrap_or(host);
+    let host = host.trim_end_matches('.');
     let host = match Host::parse(host) {
         Ok(Host::Domain(domain)) => domain,
         Ok(ip) => ip.to_string(),
@@ -451,11 +461,11 @@ fn classify_android(url: &Url) -> Option<Referral> {
 
 /// The name of a well-known source for a host, if it is one ("www.google.de" → "Google",
 /// "t.co" → "Twitter", "news.ycombinator.com" → "Hacker News", "l.facebook.com" → "Facebook",
-/// "mail.google.com" → "Gmail"). Case-insensitive; a trailing dot is ignored. Android package
+/// "mail.google.com" → "Gmail"). Case-insensitive; trailing dots are ignored. Android package
 /// names are handled by [`classify`], not here.
 pub fn source_for_host(host: &str) -> Option<&'static str> {
     let host = host.trim();
-    let host = host.strip_suffix('.').unwrap_or(host);
+    let host = host.trim_end_matches('.');
     if host.is_empty() || host.len() > MAX_HOST_LEN {
         return None;
     }
@@ -615,7 +625,7 @@ fn normalize_spam_entry(entry: &str) -> Option<String> {
     };
     let entry = entry.split(['/', '?', '#']).next().unwrap_or("");
     let entry = entry.trim_start_matches("*.").trim_start_matches('.');
-    let entry = entry.strip_suffix('.').unwrap_or(entry);
+    let entry = entry.trim_end_matches('.');
     let host = match Host::parse(entry).ok()? {
         Host::Domain(domain) => domain.to_ascii_lowercase(),
         ip => ip.to_string(),
@@ -1266,6 +1276,50 @@ mod tests {
         assert!(!spam.is_spam(Some("http://10.1.2.4/")));
         let owned: Vec<String> = vec!["owned.test".to_string()];
         assert!(SpamList::with_extra(owned).is_spam(Some("https://owned.test")));
+    }
+
+    /// Found by `fuzz/`'s url_referrer: one trailing dot was dropped, a second one kept, so no
+    /// list entry matched `spam.example..` and it passed the spam list.
+    #[test]
+    fn trailing_dots_are_ignored_however_many() {
+        let spam = SpamList::with_extra(["spam.example.."]);
+        for referrer in [
+            "http://spam.example/",
+            "http://spam.example./",
+            "http://spam.example../x",
+            "http://a.spam.example.../",
+        ] {
+            assert!(spam.is_spam(Some(referrer)), "{referrer}");
+        }
+        check(
+            "https://news.ycombinator.com../item?id=1",
+            "example.com",
+            "news.ycombinator.com/item",
+            "Hacker News",
+        );
+        direct(Some("https://example.com../x"), "example.com.");
+        direct(Some("https://example.com./x"), "example.com..");
+    }
+
+    /// Found by `fuzz/`'s url_referrer: a page's host comes with `www.` stripped once (as
+    /// pages are recorded), and was stripped again here, so that on `www.www.example.com` every
+    /// page was a referral from its own site.
+    #[test]
+    fn a_sites_own_pages_are_direct_whatever_www_it_has() {
+        for (referrer, page_host) in [
+            ("https://www.www.example.com/a", "www.example.com"),
+            ("https://www.www.example.com/a", "www.www.example.com"),
+            ("https://www.example.com/a", "example.com"),
+            ("https://example.com/a", "www.www.example.com"),
+        ] {
+            direct(Some(referrer), page_host);
+        }
+        check(
+            "https://www.www.example.com/a",
+            "example.org",
+            "www.example.com/a",
+            "example.com",
+        );
     }
 
     proptest! {
