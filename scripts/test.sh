@@ -54,6 +54,11 @@ cargo clippy --release --workspace --all-targets --locked -- -D warnings
 say "tests"
 cargo test --release --workspace --locked
 
+# Short runs of the cargo-fuzz targets (drill 2 in docs/reliability.md has the long ones): built
+# without DuckDB, in a target folder of their own.
+say "fuzzing: 200,000 inputs or 20 s per cargo-fuzz target"
+scripts/fuzz.sh --runs 200000 --seconds 20
+
 # Short runs of the drills that need the server as a process (docs/reliability.md has the
 # full ones). The full-disk and stall drills mount a tmpfs and a loop device: root only.
 say "reliability drills: kill -9, SIGTERM, full disk, stalled disk"
