@@ -19,6 +19,7 @@
 //! - [`admin`]: owner commands, over a Unix socket when the server runs.
 //! - [`auth`]: owner sign-ins (argon2id passwords, session tokens, limits on guessing).
 //! - [`api_keys`]: Stats API keys (made, hashed, read from requests) and their rate limit.
+//! - [`memory`]: where the process's memory is, logged at debug level for long runs.
 
 pub mod admin;
 pub mod api_keys;
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod config;
 pub mod error;
+pub mod memory;
 pub mod rate_limit;
 pub mod routes;
 pub mod server;

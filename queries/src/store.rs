@@ -101,6 +101,22 @@ impl Store {
         Ok(())
     }
 
+    /// The memory DuckDB accounts for, by what holds it (`duckdb_memory()`: the buffer pool's
+    /// cached blocks, what queries and appends have allocated, temporary storage), in bytes,
+    /// largest first. The server logs it beside the process's other memory
+    /// (`footfall::memory` at debug level), so growth can be told apart from the rest.
+    pub fn memory_by_tag(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.connection()?;
+        let mut statement = conn.prepare(
+            "SELECT tag, memory_usage_bytes::UBIGINT FROM duckdb_memory() \
+             WHERE memory_usage_bytes > 0 ORDER BY memory_usage_bytes DESC",
+        )?;
+        let rows = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     /// Total rows in `events` (tests, the CLI, and the shutdown log line).
     pub fn event_count(&self) -> Result<u64, StoreError> {
         Ok(self

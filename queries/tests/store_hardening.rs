@@ -83,3 +83,27 @@ fn an_unlocked_store_takes_settings() {
     store.lock_configuration().unwrap();
     assert!(conn.execute_batch("SET memory_limit = '32MB'").is_err());
 }
+
+#[test]
+fn a_locked_store_still_reports_its_memory() {
+    // The server asks for this once a minute after locking the store (src/memory.rs).
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _checkpointer) = locked_store(dir.path());
+    let conn = store.connection().unwrap();
+    conn.execute_batch(
+        "CREATE TABLE filler AS SELECT range AS n, repeat('x', 100) AS s FROM range(200000)",
+    )
+    .unwrap();
+    let by_tag = store.memory_by_tag().unwrap();
+    assert!(
+        !by_tag.is_empty(),
+        "a table of 200,000 rows holds some memory"
+    );
+    assert!(by_tag
+        .iter()
+        .all(|(tag, bytes)| !tag.is_empty() && *bytes > 0));
+    assert!(
+        by_tag.windows(2).all(|w| w[0].1 >= w[1].1),
+        "largest first: {by_tag:?}"
+    );
+}

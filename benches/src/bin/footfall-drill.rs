@@ -41,6 +41,9 @@ enum Drill {
         /// Events per second.
         #[arg(long, default_value_t = 200.0)]
         rate: f64,
+        /// DuckDB's memory limit, e.g. `64MB` (default: the server's).
+        #[arg(long)]
+        duckdb_memory: Option<String>,
     },
     /// Drill 6: the store's disk is frozen during a flood, then thawed.
     Stall {
@@ -89,10 +92,14 @@ fn main() -> ExitCode {
             minutes,
             warm_up_minutes,
             rate,
+            duckdb_memory,
         } => soak_drill(
-            Duration::from_secs(minutes * 60),
-            Duration::from_secs(warm_up_minutes * 60),
-            rate,
+            &soak::Settings {
+                duration: Duration::from_secs(minutes * 60),
+                warm_up: Duration::from_secs(warm_up_minutes * 60),
+                rate,
+                duckdb_memory,
+            },
             dir.path(),
         ),
     };
@@ -209,21 +216,26 @@ fn stall_drill(stall: Duration, connections: usize, dir: &std::path::Path) -> Ve
     }
 }
 
-fn soak_drill(
-    duration: Duration,
-    warm_up: Duration,
-    rate: f64,
-    dir: &std::path::Path,
-) -> Vec<String> {
-    match soak::run(dir, duration, warm_up, rate) {
+fn soak_drill(settings: &soak::Settings, dir: &std::path::Path) -> Vec<String> {
+    let soak::Settings {
+        duration,
+        warm_up,
+        rate,
+        ..
+    } = settings;
+    match soak::run(dir, settings) {
         Ok(o) => {
-            for (at, rss, wal) in &o.samples {
-                println!("{at:>5} s: resident {rss:>6.1} MB, log {wal:>5.1} MB");
+            for sample in &o.samples {
+                println!(
+                    "{:>5} s: resident {:>6.1} MB, log {:>5.1} MB; {}",
+                    sample.at, sample.resident_mb, sample.wal_mb, sample.breakdown
+                );
             }
             println!(
-                "soak ({:.0} min at {rate} events/s, warm-up {:.0} min): resident {:.1} MB after the warm-up, at most {:.1} MB after it ({:+.1} %), {:.1} MB at the end; log at most {:.1} MB; events {:?}; reads {:?}; {} events stored",
+                "soak ({:.0} min at {rate} events/s, warm-up {:.0} min, DuckDB memory limit {}): resident {:.1} MB after the warm-up, at most {:.1} MB after it ({:+.1} %), {:.1} MB at the end; log at most {:.1} MB; events {:?}; reads {:?}; {} events stored",
                 duration.as_secs_f64() / 60.0,
                 warm_up.as_secs_f64() / 60.0,
+                settings.duckdb_memory.as_deref().unwrap_or("default"),
                 o.rss_after_warm_up,
                 o.rss_max_after_warm_up,
                 100.0 * (o.rss_max_after_warm_up / o.rss_after_warm_up.max(1.0) - 1.0),

@@ -30,10 +30,41 @@ const QUERIES: [&str; 4] = [
     r#"{"site_id":"drill.test","metrics":["visitors"],"date_range":"30d","dimensions":["visit:channel"],"filters":[["is_not","visit:channel",["Direct"]]]}"#,
 ];
 
+/// How long, how fast, and the store's memory limit.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub duration: Duration,
+    /// Memory growth is measured from the end of the warm-up.
+    pub warm_up: Duration,
+    /// Events a second.
+    pub rate: f64,
+    /// DuckDB's memory limit (`[store] memory_limit`), if not the server's default.
+    pub duckdb_memory: Option<String>,
+}
+
+/// One look at the server, every 10 s.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    /// Seconds since the start.
+    pub at: u64,
+    pub resident_mb: f64,
+    pub wal_mb: f64,
+    /// The server's last memory report (`footfall::memory`, once a minute): its fields in MB,
+    /// as `name=value` text (anonymous, DuckDB's own, glibc's heap in use and held).
+    pub breakdown: String,
+}
+
+/// The fields of the server's memory report that the samples show.
+const BREAKDOWN: [&str; 4] = [
+    "anonymous_mb",
+    "duckdb_mb",
+    "glibc_in_use_mb",
+    "glibc_held_mb",
+];
+
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// (seconds since start, resident MB, write-ahead log MB), every sample.
-    pub samples: Vec<(u64, f64, f64)>,
+    pub samples: Vec<Sample>,
     pub rss_after_warm_up: f64,
     pub rss_max_after_warm_up: f64,
     pub rss_end: f64,
@@ -44,17 +75,23 @@ pub struct Outcome {
     pub failures: Vec<String>,
 }
 
-/// Runs the soak for `duration` at `rate` events a second, warming up for `warm_up`.
-pub fn run(
-    dir: &Path,
-    duration: Duration,
-    warm_up: Duration,
-    rate: f64,
-) -> Result<Outcome, String> {
+/// Runs the soak.
+pub fn run(dir: &Path, settings: &Settings) -> Result<Outcome, String> {
+    let Settings {
+        duration,
+        warm_up,
+        rate,
+        ..
+    } = settings.clone();
     let runtime = super::runtime();
     let data = dir.join("data");
-    let counters = "public_counters = true\ncounter_min_visitors = 1\n";
-    let server = Server::start(footfall(dir, &data, counters).map_err(|e| e.to_string())?)?;
+    let mut extra = String::from("public_counters = true\ncounter_min_visitors = 1\n");
+    if let Some(limit) = &settings.duckdb_memory {
+        extra.push_str(&format!("\n[store]\nmemory_limit = \"{limit}\"\n"));
+    }
+    let mut command = footfall(dir, &data, &extra).map_err(|e| e.to_string())?;
+    command.env("RUST_LOG", "info,footfall::memory=debug");
+    let server = Server::start(command)?;
     let key = stats_key(dir, &data)?;
     // What it logs from here on must hold no warning or error (the start's advice on setup
     // does not count).
@@ -80,9 +117,15 @@ pub fn run(
         std::thread::sleep(Duration::from_secs(10).min(duration.saturating_sub(started.elapsed())));
         let rss = server.rss_bytes() as f64 / 1e6;
         let wal_mb = std::fs::metadata(&wal).map_or(0.0, |m| m.len() as f64 / 1e6);
-        outcome
-            .samples
-            .push((started.elapsed().as_secs(), rss, wal_mb));
+        outcome.samples.push(Sample {
+            at: started.elapsed().as_secs(),
+            resident_mb: rss,
+            wal_mb,
+            breakdown: server
+                .last_line("duckdb_mb=")
+                .map(|line| breakdown(&line))
+                .unwrap_or_default(),
+        });
         if started.elapsed() >= warm_up {
             if outcome.rss_after_warm_up == 0.0 {
                 outcome.rss_after_warm_up = rss;
@@ -146,6 +189,18 @@ pub fn run(
         ));
     }
     Ok(outcome)
+}
+
+/// The [`BREAKDOWN`] fields of a memory report line, as `name=value` text.
+fn breakdown(line: &str) -> String {
+    line.split_whitespace()
+        .filter(|word| {
+            BREAKDOWN
+                .iter()
+                .any(|name| word.strip_prefix(name).is_some_and(|v| v.starts_with('=')))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A Stats API key for the drill's site, from `footfall key create` (the running server's

@@ -98,6 +98,12 @@ impl Server {
         let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5");
     }
 
+    /// The last line the server logged holding `needle`.
+    pub fn last_line(&self, needle: &str) -> Option<String> {
+        let log = self.log.lock().unwrap();
+        log.iter().rev().find(|line| line.contains(needle)).cloned()
+    }
+
     /// When the server first logged a line holding `needle`, and the line.
     pub fn first_line(&self, needle: &str) -> Option<(Instant, String)> {
         let log = self.log.lock().unwrap();
