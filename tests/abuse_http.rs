@@ -30,6 +30,16 @@ static ONE_AT_A_TIME: LazyLock<tokio::sync::Mutex<()>> =
 
 const PAGEVIEW: &str = r#"{"n":"pageview","u":"https://example.com/"}"#;
 
+/// A pageview posted to `url` (the server's `/api/event`) as a browser does.
+fn pageview_request(http: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+    http.post(url).header("user-agent", FIREFOX).body(PAGEVIEW)
+}
+
+/// Sends [`pageview_request`]: the answer's status.
+async fn hit(http: &reqwest::Client, url: &str) -> StatusCode {
+    pageview_request(http, url).send().await.unwrap().status()
+}
+
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -110,14 +120,7 @@ async fn a_flooding_client_gets_429s_while_others_keep_working() {
             let mut failures = Vec::new();
             while flooding.load(Ordering::Relaxed) {
                 let started = Instant::now();
-                let status = http
-                    .post(&event_url)
-                    .header("user-agent", FIREFOX)
-                    .body(PAGEVIEW)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status();
+                let status = hit(&http, &event_url).await;
                 latencies.push(started.elapsed());
                 if status != StatusCode::ACCEPTED {
                     failures.push(status);
@@ -156,9 +159,7 @@ async fn a_flooding_client_gets_429s_while_others_keep_working() {
                 let request = if reading {
                     http.get(&counter_url)
                 } else {
-                    http.post(&event_url)
-                        .header("user-agent", FIREFOX)
-                        .body(PAGEVIEW)
+                    pageview_request(&http, &event_url)
                 };
                 let response = request.header(name, value).send().await.unwrap();
                 let base = if reading { 3 } else { 0 };
@@ -250,14 +251,7 @@ async fn ten_thousand_slow_or_idle_connections_are_closed_and_memory_stays_bound
     // Warm up: the first requests allocate what every later one reuses.
     let http = client_from([127, 0, 0, 3]);
     for _ in 0..50 {
-        let status = http
-            .post(server.url("/api/event"))
-            .header("user-agent", FIREFOX)
-            .body(PAGEVIEW)
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = hit(&http, &server.url("/api/event")).await;
         assert_eq!(status, StatusCode::ACCEPTED);
     }
     let rss_before = status_kb(pid, "VmRSS:");
@@ -352,14 +346,7 @@ async fn ten_thousand_slow_or_idle_connections_are_closed_and_memory_stays_bound
         && started.elapsed() < Duration::from_secs(40)
     {
         let begun = Instant::now();
-        let status = http
-            .post(server.url("/api/event"))
-            .header("user-agent", FIREFOX)
-            .body(PAGEVIEW)
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = hit(&http, &server.url("/api/event")).await;
         assert_eq!(status, StatusCode::ACCEPTED);
         latencies.push(begun.elapsed());
         peak_rss = peak_rss.max(status_kb(pid, "VmRSS:"));
@@ -420,14 +407,7 @@ async fn ten_thousand_slow_or_idle_connections_are_closed_and_memory_stays_bound
         "{connections} connections took {grown_mb} MB more than an idle server"
     );
     // And still serving afterwards.
-    let status = http
-        .post(server.url("/api/event"))
-        .header("user-agent", FIREFOX)
-        .body(PAGEVIEW)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = hit(&http, &server.url("/api/event")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     server.stop();
 }
@@ -498,9 +478,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_bucket() {
     let b = "198.51.100.2";
     let send = |xff: &str, path: &str| {
         let request = if path == "/api/event" {
-            http.post(server.url(path))
-                .header("user-agent", FIREFOX)
-                .body(PAGEVIEW)
+            pageview_request(&http, &server.url(path))
         } else {
             http.get(server.url(path))
         };
@@ -548,14 +526,7 @@ async fn past_the_connection_limit_new_connections_wait_for_a_slot() {
     // ...so a new client's connection waits in the kernel's queue (it is not refused) until
     // the idle ones are closed by the timeout, and then it is served.
     let started = Instant::now();
-    let status = client()
-        .post(server.url("/api/event"))
-        .header("user-agent", FIREFOX)
-        .body(PAGEVIEW)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = hit(&client(), &server.url("/api/event")).await;
     let waited = started.elapsed();
     println!("at the connection limit, a new client waited {waited:.1?} for a slot");
     assert_eq!(status, StatusCode::ACCEPTED);

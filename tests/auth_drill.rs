@@ -23,6 +23,7 @@ use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use support::*;
+use tokio::sync::RwLockReadGuard;
 
 const CONFIG: &str = "trusted_proxies = [\"127.0.0.1\"]\n\
     [[sites]]\ndomain = \"example.com\"\npublic_counters = true\n";
@@ -69,14 +70,12 @@ impl Answer {
             set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"),
             "{set}"
         );
-        let token = set
-            .split(';')
-            .next()
-            .unwrap()
+        let token = set_cookie(&self.headers)
             .strip_prefix("footfall_session=")
-            .unwrap();
+            .unwrap()
+            .to_owned();
         assert!(token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()));
-        token.to_owned()
+        token
     }
 }
 
@@ -112,13 +111,25 @@ async fn me(http: &reqwest::Client, server: &Server, token: &str) -> StatusCode 
         .status()
 }
 
-fn add_owner(server: &Server, name: &str) {
-    let (ok, out, err) = cli_with_input(
-        &server.data_dir(),
-        &["user", "add", name],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(ok, "{out}{err}");
+/// How every test but the timing one starts, beside the others (the shared side of [`QUIET`]):
+/// the server and a browser.
+async fn start() -> (RwLockReadGuard<'static, ()>, Server, reqwest::Client) {
+    (QUIET.read().await, Server::start(CONFIG), browser())
+}
+
+/// [`start`], and the owner ann signed in from the first address: her session token.
+async fn start_signed_in() -> (
+    RwLockReadGuard<'static, ()>,
+    Server,
+    reqwest::Client,
+    String,
+) {
+    let (shared, server, http) = start().await;
+    add_owner(&server, "ann", PASSWORD);
+    let owner = sign_in(&http, &server, "ann", PASSWORD, &address(1), &[])
+        .await
+        .session();
+    (shared, server, http, owner)
 }
 
 fn median(values: &mut [Duration]) -> Duration {
@@ -211,11 +222,9 @@ async fn unknown_names_and_wrong_passwords_take_the_same_time() {
 
 #[tokio::test]
 async fn failed_sign_ins_are_limited_per_address_and_per_account_even_from_many_addresses() {
-    let _shared = QUIET.read().await;
-    let server = Server::start(CONFIG);
-    let http = browser();
+    let (_shared, server, http) = start().await;
     for name in ["ann", "cam", "dee"] {
-        add_owner(&server, name);
+        add_owner(&server, name, PASSWORD);
     }
 
     // Per address: five failures (any names) close it for 15 minutes, even to the right
@@ -352,10 +361,8 @@ async fn failed_sign_ins_are_limited_per_address_and_per_account_even_from_many_
 
 #[tokio::test]
 async fn sessions_rotate_at_sign_in_and_die_at_logout() {
-    let _shared = QUIET.read().await;
-    let server = Server::start(CONFIG);
-    let http = browser();
-    add_owner(&server, "ann");
+    let (_shared, server, http) = start().await;
+    add_owner(&server, "ann", PASSWORD);
     let same_origin = [("origin", server.base.as_str())];
     let mut from = (0..).map(address);
 
@@ -805,13 +812,7 @@ fn matrix() -> Vec<Row> {
 
 #[tokio::test]
 async fn the_authorisation_matrix_holds_for_every_route() {
-    let _shared = QUIET.read().await;
-    let server = Server::start(CONFIG);
-    let http = browser();
-    add_owner(&server, "ann");
-    let owner = sign_in(&http, &server, "ann", PASSWORD, &address(1), &[])
-        .await
-        .session();
+    let (_shared, server, http, owner) = start_signed_in().await;
     let made = http
         .post(server.url("/api/dashboard/settings"))
         .header(COOKIE, cookie(&owner))
@@ -822,13 +823,7 @@ async fn the_authorisation_matrix_holds_for_every_route() {
         .unwrap();
     assert_eq!(made.status(), StatusCode::OK);
     let made: serde_json::Value = made.json().await.unwrap();
-    let link = made["url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let link = link_token(made["url"].as_str().unwrap());
     let key = stats_key(&server, "example.com");
     let no_link = "ab".repeat(32);
 
@@ -913,15 +908,11 @@ async fn the_authorisation_matrix_holds_for_every_route() {
     let again = sign_in(&http, &server, "ann", PASSWORD, &from.next().unwrap(), &[])
         .await
         .session();
-    let settings: serde_json::Value = http
-        .get(server.url("/api/dashboard/settings?site=example.com"))
-        .header(COOKIE, cookie(&again))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let settings = json_of(
+        http.get(server.url("/api/dashboard/settings?site=example.com"))
+            .header(COOKIE, cookie(&again)),
+    )
+    .await;
     let goals = settings["goals"].as_array().unwrap();
     assert_eq!(goals.len(), 1, "{goals:?}");
     let (ok, out, _) = cli(&server.data_dir(), &["user", "list"]);
@@ -930,13 +921,7 @@ async fn the_authorisation_matrix_holds_for_every_route() {
 
 #[tokio::test]
 async fn every_state_changing_route_refuses_cross_site_requests() {
-    let _shared = QUIET.read().await;
-    let server = Server::start(CONFIG);
-    let http = browser();
-    add_owner(&server, "ann");
-    let owner = sign_in(&http, &server, "ann", PASSWORD, &address(1), &[])
-        .await
-        .session();
+    let (_shared, server, http, owner) = start_signed_in().await;
     let host = server.base.strip_prefix("http://").unwrap().to_owned();
 
     // Routes that take other methods than GET, HEAD and OPTIONS, but two: the Events API, which
@@ -1020,15 +1005,11 @@ async fn every_state_changing_route_refuses_cross_site_requests() {
     );
     // Nothing happened: still signed in, no goal, no owner added.
     assert_eq!(me(&http, &server, &owner).await, StatusCode::OK);
-    let settings: serde_json::Value = http
-        .get(server.url("/api/dashboard/settings?site=example.com"))
-        .header(COOKIE, cookie(&owner))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let settings = json_of(
+        http.get(server.url("/api/dashboard/settings?site=example.com"))
+            .header(COOKIE, cookie(&owner)),
+    )
+    .await;
     assert_eq!(settings["goals"], json!([]));
     // The same requests from the server's own pages pass the check (they are answered by
     // their handlers: here a new goal).

@@ -134,16 +134,12 @@ async fn counts_match_the_stats_api_and_show_nothing_that_is_not_public() {
             query["filters"] = json!([["is", "event:page", [path]]]);
             ours.push_str(&format!("&path={path}"));
         }
-        let api: Value = http
-            .post(server.url("/api/v2/query"))
-            .bearer_auth(&key)
-            .json(&query)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let api = json_of(
+            http.post(server.url("/api/v2/query"))
+                .bearer_auth(&key)
+                .json(&query),
+        )
+        .await;
         let counted = counter(&http, &server, &ours).await;
         assert_eq!(
             api["results"][0]["metrics"],
@@ -412,14 +408,7 @@ async fn badges_and_popular_pages_show_only_what_is_public() {
     }
 
     // The most read: hidden and rarely visited pages are left out.
-    let popular: Value = http
-        .get(server.url("/api/popular?site=open.com&period=day"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let popular = json_of(http.get(server.url("/api/popular?site=open.com&period=day"))).await;
     assert_eq!(
         popular,
         json!([
@@ -427,14 +416,7 @@ async fn badges_and_popular_pages_show_only_what_is_public() {
             {"path": "/b", "pageviews": 2, "visitors": 2},
         ])
     );
-    let closed: Value = http
-        .get(server.url("/api/popular?site=closed.com"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let closed = json_of(http.get(server.url("/api/popular?site=closed.com"))).await;
     assert_eq!(closed, json!([]));
     let rss = http
         .get(server.url("/api/popular.rss?site=open.com&period=day&limit=1"))

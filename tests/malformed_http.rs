@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
-use reqwest::header::SET_COOKIE;
 use reqwest::StatusCode;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -2094,31 +2093,13 @@ fn setting(name: &str, default: u64) -> u64 {
 
 /// A key, an owner's session, a shared link, and a few events so that reads find rows.
 async fn prepare(server: &Server) -> Secrets {
-    let data = server.data_dir();
     let key = stats_key(server, "example.com");
-    let (ok, out, err) = cli_with_input(&data, &["user", "add", "ann"], "a long password\n");
-    assert!(ok, "{out}{err}");
-    let (ok, out, err) = cli(&data, &["share", "add", "--site", "example.com"]);
-    assert!(ok, "{out}{err}");
-    let share = out.split("/share/").nth(1).expect("the address is printed")[..64].to_owned();
+    let share = add_share(server, "example.com", &[]);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = http
-        .post(server.url("/login"))
-        .form(&[("name", "ann"), ("password", "a long password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::SEE_OTHER);
-    let session = login.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let session = owner_session(&http, server, "ann", "a long password").await;
     for path in ["/", "/posts/1", "/posts/2", "/drafts/secret"] {
         let url = format!("https://example.com{path}");
         pageview(&http, server, &url, "81.2.69.10", FIREFOX).await;

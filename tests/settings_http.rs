@@ -24,28 +24,9 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-/// Adds an owner from the command line and signs them in: the session cookie.
+/// Adds the owner ann from the command line and signs her in: the session cookie.
 async fn sign_in(http: &reqwest::Client, server: &Server) -> String {
-    let (ok, out, err) = cli_with_input(
-        &server.data_dir(),
-        &["user", "add", "ann"],
-        "a long password\n",
-    );
-    assert!(ok, "{out}{err}");
-    let response = http
-        .post(server.url("/login"))
-        .form(&[("name", "ann"), ("password", "a long password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    response.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
+    owner_session(http, server, "ann", "a long password").await
 }
 
 async fn change(
@@ -276,14 +257,8 @@ async fn settings_change_the_running_server_and_refuse_bad_input() {
     }
     assert_eq!(counted["pageviews"], 1, "{counted}");
     // A hidden path reads as nobody's, though it was recorded.
-    let hidden: Value = http
-        .get(server.url("/api/counter?site=shop.example&path=/private/x"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hidden =
+        json_of(http.get(server.url("/api/counter?site=shop.example&path=/private/x"))).await;
     assert_eq!(hidden["pageviews"], 0, "{hidden}");
 
     // The rules survive a restart (they are in the store), then the site is removed.
@@ -300,15 +275,11 @@ async fn settings_change_the_running_server_and_refuse_bad_input() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let me: Value = http
-        .get(server.url("/api/dashboard/me"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = json_of(
+        http.get(server.url("/api/dashboard/me"))
+            .header(COOKIE, &cookie),
+    )
+    .await;
     let domains: Vec<&str> = me["sites"]
         .as_array()
         .unwrap()
@@ -347,7 +318,7 @@ async fn a_shared_link_reads_one_site_and_changes_nothing() {
     .await;
     assert_eq!(status, StatusCode::OK, "{made}");
     let url = made["url"].as_str().unwrap();
-    let token = url.rsplit('/').next().unwrap().to_owned();
+    let token = link_token(url);
     assert_eq!(token.len(), 64, "{url}");
 
     // The page: not framable, unless embedded.
@@ -406,15 +377,7 @@ async fn a_shared_link_reads_one_site_and_changes_nothing() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let about: Value = http
-        .get(server.url("/api/share/me"))
-        .header(SHARE, &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let about = json_of(http.get(server.url("/api/share/me")).header(SHARE, &token)).await;
     assert_eq!(about["site"]["domain"], "example.com");
     assert_eq!(about["label"], "Team");
 
@@ -512,13 +475,7 @@ async fn a_shared_link_reads_one_site_and_changes_nothing() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{made}");
-    let locked = made["url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let locked = link_token(made["url"].as_str().unwrap());
     let form = http
         .get(server.url(&format!("/share/{locked}")))
         .send()
@@ -558,7 +515,7 @@ async fn a_shared_link_reads_one_site_and_changes_nothing() {
         unlock.contains("HttpOnly") && unlock.contains("SameSite=Lax"),
         "{unlock}"
     );
-    let unlock = unlock.split(';').next().unwrap().to_owned();
+    let unlock = set_cookie(right.headers());
     let (status, _) = read(
         &http,
         &server,
@@ -603,12 +560,7 @@ async fn the_command_line_makes_lists_and_revokes_links() {
     let server = Server::start(CONFIG);
     let http = browser();
     let data = server.data_dir();
-    let (ok, out, err) = cli(
-        &data,
-        &["share", "add", "--site", "example.com", "--label", "Board"],
-    );
-    assert!(ok, "{out}{err}");
-    let token = out.split("/share/").nth(1).expect("the address is printed")[..64].to_owned();
+    let token = add_share(&server, "example.com", &["--label", "Board"]);
     let about = http
         .get(server.url("/api/share/me"))
         .header(SHARE, &token)
@@ -628,7 +580,7 @@ async fn the_command_line_makes_lists_and_revokes_links() {
         "a long password\n",
     );
     assert!(ok, "{out}{err}");
-    let locked = out.split("/share/").nth(1).unwrap()[..64].to_owned();
+    let locked = printed_share_token(&out);
     let refused = http
         .get(server.url("/api/share/me"))
         .header(SHARE, &locked)
@@ -683,12 +635,7 @@ async fn a_link_gives_each_address_the_api_budget() {
          [[sites]]\ndomain = \"example.com\"\n",
     );
     let http = browser();
-    let (ok, out, err) = cli(
-        &server.data_dir(),
-        &["share", "add", "--site", "example.com"],
-    );
-    assert!(ok, "{out}{err}");
-    let token = out.split("/share/").nth(1).unwrap()[..64].to_owned();
+    let token = add_share(&server, "example.com", &[]);
     let ask = |address: &'static str| {
         http.get(server.url("/api/share/me"))
             .header(SHARE, &token)

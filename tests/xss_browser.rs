@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use footfall_collector::mmdb_writer::{write_mmdb, MmdbValue};
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_SECURITY_POLICY, SET_COOKIE};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_SECURITY_POLICY};
 use reqwest::{StatusCode, Url};
 use serde_json::{json, Value};
 use support::*;
@@ -818,12 +818,7 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
         .find(|p| p.text.starts_with("<img src=xss onerror="))
         .unwrap()
         .text;
-    let (ok, out, err) = cli(
-        &server.data_dir(),
-        &["share", "add", "--site", SITE, "--label", label],
-    );
-    assert!(ok, "{out}{err}");
-    let share = out.split("/share/").nth(1).expect("the address is printed")[..64].to_owned();
+    let share = add_share(&server, SITE, &["--label", label]);
 
     // Chromium: the dashboard, the shared view and the public answers, with everything hooked.
     let payloads = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xss-payloads.json");
@@ -916,26 +911,7 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
     let login = plain.get(server.url("/login")).send().await.unwrap();
     assert_eq!(login.status(), StatusCode::OK);
     assert_page_policy(login.headers(), "/login");
-    let (ok, out, err) = cli_with_input(
-        &server.data_dir(),
-        &["user", "add", "csp-check"],
-        "long enough pass\n",
-    );
-    assert!(ok, "{out}{err}");
-    let signed = plain
-        .post(server.url("/login"))
-        .form(&[("name", "csp-check"), ("password", "long enough pass")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    let cookie = signed.headers()[SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = owner_session(&plain, &server, "csp-check", "long enough pass").await;
     let dashboard = plain
         .get(server.url("/"))
         .header("cookie", &cookie)

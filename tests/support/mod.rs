@@ -360,3 +360,68 @@ pub fn browser_script(
     }
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
 }
+
+/// A request answered with JSON: the body, parsed (whatever the status).
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// Adds the owner `name` from the command line (`footfall user add`, the password on its input).
+pub fn add_owner(server: &Server, name: &str, password: &str) {
+    let (ok, out, err) = cli_with_input(
+        &server.data_dir(),
+        &["user", "add", name],
+        &format!("{password}\n"),
+    );
+    assert!(ok, "{out}{err}");
+}
+
+/// Adds the owner `name` and signs them in through `POST /login` (`http` must not follow
+/// redirects): the session cookie, as `name=value` for a `Cookie` header.
+pub async fn owner_session(
+    http: &reqwest::Client,
+    server: &Server,
+    name: &str,
+    password: &str,
+) -> String {
+    add_owner(server, name, password);
+    let response = http
+        .post(server.url("/login"))
+        .form(&[("name", name), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    set_cookie(response.headers())
+}
+
+/// The `name=value` of the cookie a response sets.
+pub fn set_cookie(headers: &reqwest::header::HeaderMap) -> String {
+    headers[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// `footfall share add --site SITE` with `args` (`--label`, say): the new link's token.
+pub fn add_share(server: &Server, site: &str, args: &[&str]) -> String {
+    let mut all = vec!["share", "add", "--site", site];
+    all.extend_from_slice(args);
+    let (ok, out, err) = cli(&server.data_dir(), &all);
+    assert!(ok, "{out}{err}");
+    printed_share_token(&out)
+}
+
+/// The token of the shared link whose address `footfall share add` printed.
+pub fn printed_share_token(out: &str) -> String {
+    out.split("/share/").nth(1).expect("the address is printed")[..64].to_owned()
+}
+
+/// The token at the end of a shared link's address (`…/share/TOKEN`), as the settings route
+/// answers it.
+pub fn link_token(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_owned()
+}
