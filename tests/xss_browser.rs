@@ -8,7 +8,11 @@
 //! badges, charts and JSON, with `alert`, `confirm`, `prompt`, dialogs and every request to
 //! another origin hooked, and walks a shared link's read-only view (labelled with a payload) the
 //! same way. Nothing may run, load from elsewhere, or be injected as markup, and the payloads
-//! must show up as text. Then the CSV exports, the owner's and the shared link's, of every
+//! must show up as text. Every SVG and feed the server serves for the payload store (those the
+//! walk loaded, the badge and chart of every stored page, the popular pages' feeds) is fetched
+//! and parsed with `roxmltree`: each must be well-formed, an `<svg>` or `<rss>` with no script,
+//! no `foreignObject`, no event handler and no `javascript:` or `data:` link, and show its
+//! payloads as text. Then the CSV exports, the owner's and the shared link's, of every
 //! dimension and of every export link the views offered, are parsed: no cell may start as a
 //! spreadsheet formula does, and the values must be the stored ones, a `'` before each formula.
 //!
@@ -692,6 +696,271 @@ async fn download(request: reqwest::RequestBuilder, what: &str) -> (StatusCode, 
     (status, body)
 }
 
+/// The namespace every SVG's root element must be in.
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+/// What a badge's and a chart's looks may be; the drill turns through them.
+const BADGE_STYLES: [&str; 3] = ["flat", "flat-square", "for-the-badge"];
+const CHART_STYLES: [&str; 3] = ["line", "bars", "sparkline"];
+const CHART_PERIODS: [&str; 4] = ["day", "7d", "30d", "all"];
+/// The periods of the popular pages' feeds the drill reads.
+const FEED_PERIODS: [&str; 6] = ["day", "7d", "28d", "30d", "month", "all"];
+
+/// Which XML document an answer must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum XmlKind {
+    Svg,
+    Rss,
+}
+
+/// One SVG or feed to fetch: its URL, and the request text a badge or chart must show (a label,
+/// a path).
+struct XmlRequest {
+    kind: XmlKind,
+    url: String,
+    shown: Vec<String>,
+}
+
+impl XmlRequest {
+    /// A public URL; `label` and `path` among `query` are what the document must show.
+    fn public(server: &Server, route: &str, kind: XmlKind, query: &[(&str, &str)]) -> Self {
+        let mut url = Url::parse(&server.url(route)).unwrap();
+        url.query_pairs_mut().extend_pairs(query);
+        Self::of(kind, url.as_str())
+    }
+
+    fn of(kind: XmlKind, url: &str) -> Self {
+        let shown = Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .filter(|(k, _)| k == "label" || k == "path")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        XmlRequest {
+            kind,
+            url: url.to_owned(),
+            shown,
+        }
+    }
+}
+
+/// Every SVG the public routes serve for the payload store: for each stored page, its badge
+/// labelled with the payload (the page's path without its `/p/` or `/r/`) and its chart, turning
+/// through the styles, themes, metrics and periods; the site's own badge and chart; and the
+/// popular pages' feed for every period.
+fn public_documents(server: &Server, pages: &[String]) -> Vec<XmlRequest> {
+    let site = [("site", SITE)];
+    let mut out = vec![
+        XmlRequest::public(server, "/api/counter.svg", XmlKind::Svg, &site),
+        XmlRequest::public(server, "/api/chart.svg", XmlKind::Svg, &site),
+        XmlRequest::public(server, "/api/popular.rss", XmlKind::Rss, &site),
+    ];
+    for period in FEED_PERIODS {
+        let query = [("site", SITE), ("limit", "100"), ("period", period)];
+        out.push(XmlRequest::public(
+            server,
+            "/api/popular.rss",
+            XmlKind::Rss,
+            &query,
+        ));
+    }
+    for (i, page) in pages.iter().enumerate() {
+        let label = page
+            .strip_prefix("/p/")
+            .or_else(|| page.strip_prefix("/r/"))
+            .unwrap_or(page);
+        let badge = [
+            ("site", SITE),
+            ("path", page),
+            ("label", label),
+            ("style", BADGE_STYLES[i % 3]),
+            ("metric", ["pageviews", "visitors"][i % 2]),
+        ];
+        out.push(XmlRequest::public(
+            server,
+            "/api/counter.svg",
+            XmlKind::Svg,
+            &badge,
+        ));
+        let chart = [
+            ("site", SITE),
+            ("path", page),
+            ("style", CHART_STYLES[i % 3]),
+            ("theme", ["light", "dark"][i / 3 % 2]),
+            ("period", CHART_PERIODS[i % 4]),
+        ];
+        out.push(XmlRequest::public(
+            server,
+            "/api/chart.svg",
+            XmlKind::Svg,
+            &chart,
+        ));
+    }
+    out
+}
+
+/// What the drill parsed of the SVGs and feeds.
+#[derive(Debug, Default)]
+struct XmlDocuments {
+    /// SVGs by route.
+    svg: BTreeMap<String, usize>,
+    rss: usize,
+    bytes: usize,
+    /// SVGs whose text shows the payload they were asked for (its first characters, markup
+    /// characters among them, read back as text), by route.
+    svg_showing_payload: BTreeMap<String, usize>,
+    /// Feed items whose title is a stored payload path with markup characters, read back as
+    /// text.
+    rss_payload_items: usize,
+    /// Everything that failed, each with its URL.
+    failures: Vec<String>,
+}
+
+/// The first characters of `text` as an SVG must show them (line breaks and tabs as spaces,
+/// other control characters and bidirectional overrides dropped), when they hold a markup
+/// character: a payload that could only be read back as text if it was escaped.
+fn markup_fragment(text: &str) -> Option<String> {
+    let fragment: String = text
+        .chars()
+        .filter_map(|c| match c {
+            '\t' | '\n' | '\r' => Some(' '),
+            c if c.is_control() => None,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => None,
+            c => Some(c),
+        })
+        .take(16)
+        .collect();
+    fragment
+        .contains(['<', '>', '&', '"', '\''])
+        .then_some(fragment)
+}
+
+/// Fetches every document (8 at a time, each from its own address so that the public read
+/// limit does not apply), parses it with `roxmltree` and checks it: a 200 of the right type, a
+/// well-formed document (no DTD: `roxmltree` refuses one) whose root is `<svg>` in the SVG
+/// namespace or `<rss>`, with no `<script>` or `<foreignObject>`, no `on…` attribute and no
+/// `href` (`xlink:href` included) to a `javascript:` or `data:` URL.
+async fn check_xml(
+    http: &reqwest::Client,
+    requests: Vec<XmlRequest>,
+    stored_pages: &BTreeSet<&str>,
+    found: &mut XmlDocuments,
+) {
+    let limit = Arc::new(Semaphore::new(8));
+    let mut tasks = JoinSet::new();
+    for (i, request) in requests.into_iter().enumerate() {
+        let permit = limit.clone().acquire_owned().await.unwrap();
+        let get = http.get(&request.url).header(
+            "x-forwarded-for",
+            format!("172.{}.{}.{}", 16 + (i >> 16), (i >> 8) & 255, i & 255),
+        );
+        tasks.spawn(async move {
+            let response = get.send().await.unwrap();
+            let status = response.status();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap_or("?").to_owned())
+                .unwrap_or_default();
+            let body = response.text().await.unwrap();
+            drop(permit);
+            (request, status, kind, body)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (request, status, content_type, body) = done.unwrap();
+        let what = request.url.chars().take(160).collect::<String>();
+        let mut fail = |problem: String| found.failures.push(format!("{what}: {problem}"));
+        let expected_type = match request.kind {
+            XmlKind::Svg => "image/svg+xml",
+            XmlKind::Rss => "application/rss+xml; charset=utf-8",
+        };
+        if status != StatusCode::OK || content_type != expected_type {
+            fail(format!("{status} {content_type}: {body:.200}"));
+            continue;
+        }
+        let document = match roxmltree::Document::parse(&body) {
+            Ok(document) => document,
+            Err(e) => {
+                fail(format!("not well-formed XML ({e}): {body:.300}"));
+                continue;
+            }
+        };
+        found.bytes += body.len();
+        let route = Url::parse(&request.url).unwrap().path().to_owned();
+        let root = document.root_element();
+        let (name, namespace) = (root.tag_name().name(), root.tag_name().namespace());
+        match request.kind {
+            XmlKind::Svg => {
+                *found.svg.entry(route.clone()).or_default() += 1;
+                if name != "svg" || namespace != Some(SVG_NS) {
+                    fail(format!("the root is <{name}> in {namespace:?}, not an SVG"));
+                }
+            }
+            XmlKind::Rss => {
+                found.rss += 1;
+                if name != "rss" || namespace.is_some() {
+                    fail(format!("the root is <{name}> in {namespace:?}, not <rss>"));
+                }
+            }
+        }
+        for element in document.descendants().filter(|n| n.is_element()) {
+            let tag = element.tag_name().name();
+            if tag.eq_ignore_ascii_case("script") || tag.eq_ignore_ascii_case("foreignObject") {
+                fail(format!("a <{tag}> element: {body:.300}"));
+            }
+            for attribute in element.attributes() {
+                let key = attribute.name();
+                if key.to_ascii_lowercase().starts_with("on") {
+                    fail(format!("an attribute {key} on <{tag}>: {body:.300}"));
+                }
+                // As a browser reads a URL: spaces around it and tabs and line breaks in it
+                // are dropped.
+                let value: String = attribute
+                    .value()
+                    .trim()
+                    .chars()
+                    .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if key == "href" && (value.starts_with("javascript:") || value.starts_with("data:"))
+                {
+                    fail(format!("{key}={value:.80} on <{tag}>"));
+                }
+            }
+        }
+        let texts: Vec<&str> = document
+            .descendants()
+            .filter(|n| n.is_text())
+            .filter_map(|n| n.text())
+            .collect();
+        match request.kind {
+            XmlKind::Svg => {
+                let fragments: Vec<String> = request
+                    .shown
+                    .iter()
+                    .filter_map(|s| markup_fragment(s))
+                    .collect();
+                let shows = texts.iter().any(|t| {
+                    fragments
+                        .iter()
+                        .any(|f| t.contains(f.as_str()) || t.contains(&f.to_uppercase()))
+                });
+                if shows {
+                    *found.svg_showing_payload.entry(route).or_default() += 1;
+                }
+            }
+            XmlKind::Rss => {
+                found.rss_payload_items += document
+                    .descendants()
+                    .filter(|n| n.has_tag_name("title"))
+                    .filter_map(|n| n.text())
+                    .filter(|t| stored_pages.contains(t) && t.contains(['<', '>', '&', '"', '\'']))
+                    .count();
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
     let started = Instant::now();
@@ -842,7 +1111,67 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
     );
     // The export links the views offered, downloaded below (too long to print).
     let offered_links = seen.as_object_mut().unwrap().remove("exportLinks").unwrap();
+    let xml_links = seen.as_object_mut().unwrap().remove("xmlLinks").unwrap();
     eprintln!("browser ({:?}): {seen}", browser.elapsed());
+
+    // Every SVG and feed the server serves for the payload store, fetched over HTTP and parsed
+    // as XML: those the walk loaded, the badge and chart of every stored page, and the feeds.
+    let mut xml_requests = public_documents(&server, &stored["event:page"]);
+    let mut walked = 0;
+    for link in xml_links.as_array().unwrap() {
+        let link = link.as_str().unwrap();
+        let kind = if Url::parse(link).unwrap().path().ends_with(".rss") {
+            XmlKind::Rss
+        } else {
+            XmlKind::Svg
+        };
+        xml_requests.push(XmlRequest::of(kind, link));
+        walked += 1;
+    }
+    let mut urls = BTreeSet::new();
+    xml_requests.retain(|r| urls.insert(r.url.clone()));
+    let stored_pages: BTreeSet<&str> = stored["event:page"].iter().map(String::as_str).collect();
+    let mut xml = XmlDocuments::default();
+    let parsing = Instant::now();
+    check_xml(&no_redirects(), xml_requests, &stored_pages, &mut xml).await;
+    let svgs: usize = xml.svg.values().sum();
+    let shown: usize = xml.svg_showing_payload.values().sum();
+    eprintln!(
+        "SVG and RSS ({:?}): {svgs} SVGs {:?} ({walked} URLs the walk loaded among them) and {} feeds parsed, {} bytes; payloads shown as text in {shown} SVGs {:?} and {} feed items; {} failures",
+        parsing.elapsed(),
+        xml.svg,
+        xml.rss,
+        xml.bytes,
+        xml.svg_showing_payload,
+        xml.rss_payload_items,
+        xml.failures.len(),
+    );
+    assert!(
+        xml.failures.is_empty(),
+        "{} of the SVGs and feeds served for the payload store are not well-formed or not inert, first: {:#?}",
+        xml.failures.len(),
+        &xml.failures[..xml.failures.len().min(10)]
+    );
+    for route in ["/api/counter.svg", "/api/chart.svg"] {
+        let parsed = xml.svg.get(route).copied().unwrap_or(0);
+        let shown = xml.svg_showing_payload.get(route).copied().unwrap_or(0);
+        assert!(
+            parsed > counts["event:page"] && shown >= 500,
+            "{route}: only {parsed} parsed, {shown} showing their payload as text"
+        );
+    }
+    assert!(walked >= 100, "the walk loaded only {walked} SVGs");
+    assert!(
+        xml.rss > FEED_PERIODS.len(),
+        "only {} feeds parsed",
+        xml.rss
+    );
+    assert!(
+        xml.rss_payload_items >= 100,
+        "the feeds show only {} payload paths as text",
+        xml.rss_payload_items
+    );
+
     assert_eq!(seen["dialogs"], 0, "a payload opened a dialog: {seen:#}");
     assert_eq!(
         seen["hooked"], 0,
@@ -1008,11 +1337,18 @@ async fn hostile_strings_in_every_channel_never_run_in_the_dashboard() {
             let (status, body) = download(request, &what).await;
             assert_eq!(status, StatusCode::OK, "{what}: {body}");
             let mut records = check_export(&body, &what, &mut exports);
+            assert!(
+                exports.formulas.is_empty(),
+                "cells an export hands a spreadsheet as formulas: {:#?}",
+                &exports.formulas[..exports.formulas.len().min(10)]
+            );
             assert_eq!(records[0], [header, "visitors"], "{what}");
             let mut rows = records.split_off(1);
             rows.sort();
             assert_eq!(rows.len(), expected.len(), "{what}");
-            assert!(rows == expected, "{what}: not the stored values");
+            if let Some((row, stored)) = rows.iter().zip(&expected).find(|(r, e)| r != e) {
+                panic!("{what}: not the stored values: {row:?} where {stored:?} was expected");
+            }
         }
     }
     let by_dimension = exports.rows;

@@ -9,7 +9,8 @@
 // read-only view anyone with the link sees), and the public badges, charts and JSON answers for
 // payload paths. After each view it scans the document for markup a payload could have made
 // (event-handler attributes, script URLs, frames, unknown elements), records which payloads it
-// shows as text, and keeps the CSV export links the view offers (the test downloads them).
+// shows as text, and keeps the CSV export links the view offers and the SVGs and feeds it loaded
+// (the test downloads them).
 //
 //   FOOTFALL_URL=http://127.0.0.1:PORT SETUP=TOKEN SITE=example.com PAYLOADS=payloads.json \
 //     SHARE=TOKEN SHARE_LABEL=TEXT node xss.mjs
@@ -80,6 +81,9 @@ function bump(name, n = 1) {
   t[name] = (t[name] ?? 0) + n;
 }
 const ownNavigations = new Set();
+// Every SVG and feed the walk asked this server for (badges, charts): the test fetches and
+// parses each as XML.
+const xmlLinks = new Set();
 let publicPhase = false;
 let requestCount = 0;
 const inflight = new Set();
@@ -208,6 +212,7 @@ try {
     const url = request.url();
     if (!sameOrigin(url)) return;
     const parsed = new URL(url);
+    if (/\.(svg|rss)$/.test(parsed.pathname)) xmlLinks.add(url);
     if (!EXPECTED_PATHS.some((p) => p.test(parsed.pathname))) note("unexpectedSameOrigin", url.slice(0, 200));
     // A payload's relative URL (src=xss, //evil.invalid/N resolved here) asked of this server.
     const own = request.isNavigationRequest() && ownNavigations.has(parsed.href);
@@ -717,6 +722,7 @@ try {
       shareLabelShown,
       areas: perArea,
       exportLinks,
+      xmlLinks: [...xmlLinks],
       ms: Date.now() - started,
       phases,
     }),
