@@ -166,7 +166,7 @@ async fn a_closed_queue_answers_503_and_health_turns_unhealthy() {
 async fn the_server_rolls_up_closed_days_and_answers_the_same_from_them() {
     use chrono::Datelike;
     use footfall_queries::stats::{model::Period, rollup, run, Dimension, Metric, Query};
-    use footfall_queries::stats::{TimeBucket, VisitField};
+    use footfall_queries::stats::{MetricValue, TimeBucket, VisitField};
 
     let (_dir, clock, app, router) = app_at_9_on_1_may();
     // Three days of visits, one of them crossing midnight.
@@ -227,9 +227,9 @@ async fn the_server_rolls_up_closed_days_and_answers_the_same_from_them() {
     assert_eq!(
         totals[..3],
         [
-            run::MetricValue::Int(9),
-            run::MetricValue::Int(9),
-            run::MetricValue::Int(17)
+            MetricValue::Int(9),
+            MetricValue::Int(9),
+            MetricValue::Int(17)
         ],
         "9 visitors (ids change daily), 9 visits (the 23:50 ones count on the day they began), \
          and the pageviews before 4 May"

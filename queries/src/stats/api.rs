@@ -8,12 +8,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Map, Value};
 
+use super::figures::{time_labels, MetricValue, QueryResult};
 use super::goal::Goal;
 use super::model::{
     Dimension, EventField, Filter, Metric, Operator, Order, OrderKey, Query, TimeBucket, VisitField,
 };
 use super::period::{auto_bucket, Comparison, DateRange};
-use super::run::{time_labels, MetricValue, QueryResult};
 use super::QueryError;
 
 /// The most rows one answer may hold, and the default (Plausible's).
@@ -888,12 +888,12 @@ impl Planned {
             }
             key
         };
-        let mut then: std::collections::HashMap<Vec<String>, &super::run::ResultRow> =
+        let mut then: std::collections::HashMap<Vec<String>, &super::figures::ResultRow> =
             std::collections::HashMap::new();
         for row in &earlier.rows {
             then.insert(key(&row.dimensions, &then_labels), row);
         }
-        let zero = super::run::Counts::default();
+        let zero = super::figures::Counts::default();
         let results = answer["results"].as_array_mut().expect("results");
         for (row, out) in result.rows.iter().zip(results.iter_mut()) {
             let k = key(&row.dimensions, &now_labels);
@@ -912,7 +912,7 @@ impl Planned {
                         .query
                         .metrics
                         .iter()
-                        .map(|m| super::run::metric_value(*m, &zero, &Default::default()))
+                        .map(|m| super::figures::metric_value(*m, &zero, &Default::default()))
                         .collect();
                     (dims, metrics)
                 }

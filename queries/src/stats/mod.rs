@@ -10,29 +10,33 @@
 //! - [`sql`]: the one module that assembles stats SQL.
 //! - `bind` (feature `store`): the one place its values become DuckDB values.
 //! - [`rollup`]: daily rollups, what they can answer, and the thread that keeps them.
-//! - [`run`]: running a query (from rollups and events); metrics, ordering, pagination, time
-//!   labels.
+//! - [`figures`]: a group's counts, the metrics worked out of them, the order of rows, time
+//!   labels; no store needed.
+//! - [`run`] (feature `store`): running a query (from rollups and events), and the store's other
+//!   Stats API reads.
 //! - [`api`]: Plausible's Stats API v2 request and answer shapes.
 
 pub mod api;
 #[cfg(feature = "store")]
 mod bind;
 pub mod country;
+pub mod figures;
 pub mod goal;
 pub mod model;
 pub mod period;
 #[cfg(feature = "store")]
 pub mod rollup;
+#[cfg(feature = "store")]
 pub mod run;
 pub mod sql;
 
+pub use figures::{MetricValue, QueryResult, ResultRow};
 pub use goal::Goal;
 pub use model::{
     Dimension, EventField, Filter, Metric, Operator, Period, Query, TimeBucket, VisitField,
 };
 #[cfg(feature = "store")]
 pub use run::run;
-pub use run::{MetricValue, QueryResult, ResultRow};
 
 #[cfg(feature = "store")]
 use crate::error::StoreError;

@@ -1,84 +1,22 @@
-//! Running a query: the statement from [`super::sql`], then the metrics' arithmetic, ordering,
-//! pagination and time labels. What runs a statement needs the `store` feature; the arithmetic,
-//! ordering and labels do not.
+//! Running a query: the statements from [`super::sql`], from the daily rollups where they can
+//! answer and from the events for the rest, merged into each group's counts; then the metrics,
+//! ordering and pagination from [`super::figures`]. Also the store's other reads for the Stats
+//! API (realtime visitors, prop keys, the first event).
 
-use std::cmp::Ordering;
-#[cfg(feature = "store")]
 use std::collections::HashMap;
 
-#[cfg(feature = "store")]
-use chrono::{DateTime, NaiveTime, Utc};
-use chrono::{Datelike, Duration, NaiveDate, Timelike};
-#[cfg(feature = "store")]
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use duckdb::{params_from_iter, Connection};
 
-#[cfg(feature = "store")]
-use super::model::{Dimension, EventField, Filter, Operator, Period, VisitField};
-use super::model::{Metric, Order, OrderKey, Query, TimeBucket};
-use super::period::local_time;
-#[cfg(feature = "store")]
+use super::figures::{metric_value, sort_rows, Bases, Counts, MetricValue, QueryResult, ResultRow};
+use super::model::{
+    Dimension, EventField, Filter, Metric, Operator, OrderKey, Period, Query, VisitField,
+};
 use super::QueryError;
-#[cfg(feature = "store")]
 use super::{country, rollup, sql};
 
-/// A metric's value: counts are integers, rates and averages may have decimals, and a share of
-/// nothing is null.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum MetricValue {
-    Int(u64),
-    Float(f64),
-    Null,
-}
-
-impl MetricValue {
-    fn sort_key(self) -> f64 {
-        match self {
-            MetricValue::Int(n) => n as f64,
-            MetricValue::Float(x) => x,
-            MetricValue::Null => f64::NEG_INFINITY,
-        }
-    }
-}
-
-/// One row of an answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ResultRow {
-    /// In the order of the query's dimensions.
-    pub dimensions: Vec<String>,
-    /// In the order of the query's metrics.
-    pub metrics: Vec<MetricValue>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueryResult {
-    pub rows: Vec<ResultRow>,
-    /// Rows before limit and offset.
-    pub total_rows: u64,
-}
-
-/// The raw counts of one group, as the statement returns them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub visitors: u64,
-    pub visits: u64,
-    pub pageviews: u64,
-    pub events: u64,
-    /// Visits that started in the period with a matching event, counted whole (for visit
-    /// metrics).
-    pub sessions: u64,
-    pub bounced: u64,
-    pub duration_us: u64,
-    pub visit_pageviews: u64,
-    /// Engaged time of the matching engagement reports, and the visits that sent them.
-    pub engaged_ms: u64,
-    pub engaged_visits: u64,
-    /// Deepest scroll per (visit, page), summed, and how many such pairs.
-    pub scroll_sum: u64,
-    pub scroll_pairs: u64,
-}
-
 impl Counts {
-    #[cfg(feature = "store")]
+    /// Adds another part's counts: every count is a sum over the parts (see [`counts`]).
     fn add(&mut self, other: &Counts) {
         self.visitors += other.visitors;
         self.visits += other.visits;
@@ -95,81 +33,7 @@ impl Counts {
     }
 }
 
-/// Rounds half away from zero to `decimals` places.
-fn round_to(value: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
-}
-
-/// A metric from a group's counts; `total_visitors` is for `percentage`.
-/// What the shares of a row are shares of.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Bases {
-    /// All visitors matching the filter (for `percentage`).
-    pub visitors: u64,
-    /// All visitors matching the filter without its goal and prop conditions (for
-    /// `conversion_rate`).
-    pub conversion: u64,
-    /// The same, in the row's group of dimensions other than `event:goal` (for
-    /// `group_conversion_rate`).
-    pub group_conversion: u64,
-}
-
-/// A metric from a group's counts.
-pub fn metric_value(metric: Metric, c: &Counts, bases: &Bases) -> MetricValue {
-    let ratio = |num: u64, den: u64| {
-        if den == 0 {
-            0.0
-        } else {
-            num as f64 / den as f64
-        }
-    };
-    match metric {
-        Metric::Visitors => MetricValue::Int(c.visitors),
-        Metric::Visits => MetricValue::Int(c.visits),
-        Metric::Pageviews => MetricValue::Int(c.pageviews),
-        Metric::Events => MetricValue::Int(c.events),
-        Metric::ViewsPerVisit => {
-            MetricValue::Float(round_to(ratio(c.visit_pageviews, c.sessions), 2))
-        }
-        Metric::BounceRate => {
-            MetricValue::Int(round_to(ratio(c.bounced * 100, c.sessions), 0) as u64)
-        }
-        Metric::VisitDuration => {
-            MetricValue::Int(round_to(ratio(c.duration_us, c.sessions) / 1e6, 0) as u64)
-        }
-        Metric::Percentage => {
-            if bases.visitors == 0 {
-                MetricValue::Null
-            } else {
-                MetricValue::Float(round_to(ratio(c.visitors * 100, bases.visitors), 1))
-            }
-        }
-        Metric::ConversionRate => {
-            MetricValue::Float(round_to(ratio(c.visitors * 100, bases.conversion), 2))
-        }
-        Metric::GroupConversionRate => {
-            MetricValue::Float(round_to(ratio(c.visitors * 100, bases.group_conversion), 2))
-        }
-        Metric::TimeOnPage => {
-            if c.engaged_visits == 0 {
-                MetricValue::Null
-            } else {
-                MetricValue::Int(round_to(ratio(c.engaged_ms, c.engaged_visits) / 1e3, 0) as u64)
-            }
-        }
-        Metric::ScrollDepth => {
-            if c.scroll_pairs == 0 {
-                MetricValue::Null
-            } else {
-                MetricValue::Int(round_to(ratio(c.scroll_sum, c.scroll_pairs), 0) as u64)
-            }
-        }
-    }
-}
-
 /// The query as the store answers it: country names asked by their codes ([`country`]).
-#[cfg(feature = "store")]
 fn by_codes(query: &Query) -> Query {
     let mut coded = query.clone();
     for dimension in &mut coded.dimensions {
@@ -184,7 +48,6 @@ fn by_codes(query: &Query) -> Query {
 }
 
 /// Runs a validated query.
-#[cfg(feature = "store")]
 pub fn run(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> {
     match pages_last(conn, asked)? {
         Some(result) => Ok(result),
@@ -197,7 +60,6 @@ pub fn run(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> 
 /// for the rows kept only, once the other metrics have chosen them (the top ten pages of 30 days
 /// of 10M events: 4.2 s with every page's time, 0.5 s with the ten's). `None` when the query is
 /// not of that shape.
-#[cfg(feature = "store")]
 fn pages_last(conn: &Connection, asked: &Query) -> Result<Option<QueryResult>, QueryError> {
     let page = Dimension::Event(EventField::Page);
     let (later, first): (Vec<Metric>, Vec<Metric>) =
@@ -281,7 +143,6 @@ fn pages_last(conn: &Connection, asked: &Query) -> Result<Option<QueryResult>, Q
 }
 
 /// Runs a query in one pass: every group's counts, then sorted and paged.
-#[cfg(feature = "store")]
 fn run_whole(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError> {
     let coded;
     let query = if country::mentioned(&asked.dimensions, asked.filter.as_ref()) {
@@ -387,7 +248,6 @@ fn run_whole(conn: &Connection, asked: &Query) -> Result<QueryResult, QueryError
 }
 
 /// Visitors on the site in the five minutes before `now`: Plausible's realtime number.
-#[cfg(feature = "store")]
 pub fn realtime_visitors(
     conn: &Connection,
     site: &str,
@@ -404,7 +264,6 @@ pub fn realtime_visitors(
 
 /// The prop keys of the site's events in `period`, most used first (at most 100): what a
 /// breakdown by `event:props:KEY` can ask for.
-#[cfg(feature = "store")]
 pub fn prop_keys(
     conn: &Connection,
     site: &str,
@@ -419,7 +278,6 @@ pub fn prop_keys(
 }
 
 /// The site's first event, where the `all` date range starts.
-#[cfg(feature = "store")]
 pub fn first_event(conn: &Connection, site: &str) -> Result<Option<DateTime<Utc>>, QueryError> {
     Ok(conn.query_row(sql::first_event(), [site], |row| row.get(0))?)
 }
@@ -427,7 +285,6 @@ pub fn first_event(conn: &Connection, site: &str) -> Result<Option<DateTime<Utc>
 /// The counts per group of the query's events (or its totals, with no dimensions): from the
 /// daily rollups for the whole UTC days they hold, when they can answer, and from the events for
 /// the rest of the period.
-#[cfg(feature = "store")]
 pub fn counts(
     conn: &Connection,
     query: &Query,
@@ -466,7 +323,6 @@ pub fn counts(
 }
 
 /// Runs a counting statement: rows of dimension values, then the counts.
-#[cfg(feature = "store")]
 fn fetch(
     conn: &Connection,
     statement: &sql::Statement,
@@ -499,90 +355,11 @@ fn fetch(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Sorts by the query's order, then by every dimension ascending, so that ties always come out
-/// the same way.
-pub fn sort_rows(rows: &mut [ResultRow], query: &Query) {
-    let position = |key: &OrderKey| match key {
-        OrderKey::Metric(m) => query.metrics.iter().position(|x| x == m).map(Err),
-        OrderKey::Dimension(d) => query.dimensions.iter().position(|x| x == d).map(Ok),
-    };
-    let keys: Vec<(Result<usize, usize>, bool)> = query
-        .order
-        .iter()
-        .filter_map(|Order { key, descending }| position(key).map(|p| (p, *descending)))
-        .collect();
-    rows.sort_by(|a, b| {
-        for (key, descending) in &keys {
-            let ordering = match key {
-                Ok(d) => a.dimensions[*d].cmp(&b.dimensions[*d]),
-                Err(m) => a.metrics[*m]
-                    .sort_key()
-                    .partial_cmp(&b.metrics[*m].sort_key())
-                    .unwrap_or(Ordering::Equal),
-            };
-            let ordering = if *descending {
-                ordering.reverse()
-            } else {
-                ordering
-            };
-            if ordering != Ordering::Equal {
-                return ordering;
-            }
-        }
-        a.dimensions.cmp(&b.dimensions)
-    });
-}
-
-/// Every bucket label of the period, for `include.time_labels`.
-pub fn time_labels(query: &Query, bucket: TimeBucket) -> Vec<String> {
-    let start = local_time(query.timezone, query.period.from);
-    let end = local_time(query.timezone, query.period.to - Duration::microseconds(1));
-    let mut labels = Vec::new();
-    match bucket {
-        TimeBucket::Hour => {
-            let mut t = start
-                .date()
-                .and_hms_opt(start.hour(), 0, 0)
-                .unwrap_or(start);
-            while t <= end {
-                labels.push(t.format("%Y-%m-%d %H:00:00").to_string());
-                t += Duration::hours(1);
-            }
-        }
-        TimeBucket::Day => {
-            let mut d = start.date();
-            while d <= end.date() {
-                labels.push(d.format("%Y-%m-%d").to_string());
-                d += Duration::days(1);
-            }
-        }
-        TimeBucket::Week => {
-            let mut d = start.date();
-            while d <= end.date() {
-                labels.push(d.format("%Y-%m-%d").to_string());
-                let monday = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
-                d = monday + Duration::days(7);
-            }
-        }
-        TimeBucket::Month => {
-            let mut d = NaiveDate::from_ymd_opt(start.year(), start.month(), 1);
-            while let Some(first) = d.filter(|first| *first <= end.date()) {
-                labels.push(first.format("%Y-%m-%d").to_string());
-                d = if first.month() == 12 {
-                    NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
-                } else {
-                    NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
-                };
-            }
-        }
-    }
-    labels
-}
-
-#[cfg(all(test, feature = "store"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::sample::{self, SampleSpec};
+    use crate::stats::model::Order;
     use crate::{Store, StoreOptions};
     use chrono::TimeZone;
 

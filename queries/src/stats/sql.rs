@@ -23,7 +23,7 @@
 //!   page, from the matching engagement reports, summed per group.
 //!
 //! Rows come back as dimension values (text) and raw counts; the metrics' arithmetic (rates,
-//! averages, rounding) happens in Rust, in [`super::run`].
+//! averages, rounding) happens in Rust, in [`super::figures`].
 //!
 //! Values are [`Param`]s, which know no database driver: this module builds without DuckDB (the
 //! fuzz targets do), and a driver turns each into its own value in one place (`super::bind` for
