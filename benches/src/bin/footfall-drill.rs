@@ -1,14 +1,15 @@
 //! The reliability drills that need the real server as a process (docs/reliability.md):
 //! `kill` (drill 3), `term` (drill 4), `full-disk` (drill 5), `stall` (drill 6) and `soak`
-//! (drill 12). Each prints
+//! (drill 12), and `seed`, which writes a site's history for a soak to start from. Each prints
 //! its figures and exits 1 when a check failed. Only ever against 127.0.0.1: it starts the
 //! server itself on a loopback port. `full-disk` and `stall` mount filesystems and need root.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use footfall_benches::drill::{crash, disk, full, soak, stall, FLUSH_INTERVAL};
+use footfall_benches::drill::{crash, disk, full, seed, soak, stall, FLUSH_INTERVAL};
 
 #[derive(Parser)]
 #[command(about = "Footfall's reliability drills against the real server")]
@@ -44,6 +45,32 @@ enum Drill {
         /// DuckDB's memory limit, e.g. `64MB` (default: the server's).
         #[arg(long)]
         duckdb_memory: Option<String>,
+        /// Serve from this folder and keep it, starting from the store it holds, if any (see
+        /// `seed`). Default: a new store, deleted afterwards.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Days of a site's history written into a new store before the soak (0: start
+        /// empty), as `seed` writes them.
+        #[arg(long, default_value_t = 365)]
+        history_days: u32,
+        /// Visits a day in that history.
+        #[arg(long, default_value_t = 2000)]
+        history_visits_per_day: u32,
+    },
+    /// Writes a site's history of sample traffic into a store, for `soak --data-dir` to start
+    /// from, and prints how many events it wrote.
+    Seed {
+        /// The data folder (`footfall --data-dir`); an existing store there is added to.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Days of history, ending yesterday.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Visits a day, on average (about 2.5 events each).
+        #[arg(long, default_value_t = 2000)]
+        visits_per_day: u32,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
     },
     /// Drill 6: the store's disk is frozen during a flood, then thawed.
     Stall {
@@ -93,14 +120,36 @@ fn main() -> ExitCode {
             warm_up_minutes,
             rate,
             duckdb_memory,
+            data_dir,
+            history_days,
+            history_visits_per_day,
         } => soak_drill(
             &soak::Settings {
                 duration: Duration::from_secs(minutes * 60),
                 warm_up: Duration::from_secs(warm_up_minutes * 60),
                 rate,
                 duckdb_memory,
+                data: data_dir,
+                history: (history_days > 0).then_some(seed::History {
+                    days: history_days,
+                    visits_per_day: history_visits_per_day,
+                    seed: 2026,
+                }),
             },
             dir.path(),
+        ),
+        Drill::Seed {
+            data_dir,
+            days,
+            visits_per_day,
+            seed,
+        } => seed_drill(
+            &data_dir,
+            &seed::History {
+                days,
+                visits_per_day,
+                seed,
+            },
         ),
     };
     if failures.is_empty() {
@@ -231,14 +280,19 @@ fn soak_drill(settings: &soak::Settings, dir: &std::path::Path) -> Vec<String> {
                     sample.at, sample.resident_mb, sample.wal_mb, sample.breakdown
                 );
             }
+            let g = &o.growth;
             println!(
-                "soak ({:.0} min at {rate} events/s, warm-up {:.0} min, DuckDB memory limit {}): resident {:.1} MB after the warm-up, at most {:.1} MB after it ({:+.1} %), {:.1} MB at the end; log at most {:.1} MB; events {:?}; reads {:?}; {} events stored",
+                "soak ({:.0} min at {rate} events/s on a store of {} events, warm-up {:.0} min, DuckDB memory limit {}): resident peak {:.1} MB in the first quarter after the warm-up, {:.1} MB in the last ({:+.1} %); trend {:+.1} MB an hour from a mean of {:.1} MB ({:+.1} % over the run); {:.1} MB at the end; log at most {:.1} MB; events {:?}; reads {:?}; {} events stored",
                 duration.as_secs_f64() / 60.0,
+                o.history,
                 warm_up.as_secs_f64() / 60.0,
                 settings.duckdb_memory.as_deref().unwrap_or("default"),
-                o.rss_after_warm_up,
-                o.rss_max_after_warm_up,
-                100.0 * (o.rss_max_after_warm_up / o.rss_after_warm_up.max(1.0) - 1.0),
+                g.first_peak,
+                g.last_peak,
+                100.0 * g.peaks(),
+                g.slope_per_hour,
+                g.mean,
+                100.0 * g.trend(),
                 o.rss_end,
                 o.wal_max,
                 o.events,
@@ -246,6 +300,20 @@ fn soak_drill(settings: &soak::Settings, dir: &std::path::Path) -> Vec<String> {
                 o.stored,
             );
             o.failures
+        }
+        Err(e) => vec![e],
+    }
+}
+
+fn seed_drill(data: &std::path::Path, history: &seed::History) -> Vec<String> {
+    match seed::run(data, history) {
+        Ok(events) => {
+            println!(
+                "seeded {events} events over {} days into {}",
+                history.days,
+                data.display()
+            );
+            Vec::new()
         }
         Err(e) => vec![e],
     }

@@ -1,10 +1,11 @@
 //! The reliability drills behind `footfall-drill` (docs/reliability.md): the real server as a
 //! child process, traffic whose every event can be found again ([`steady`]), what the store
-//! holds afterwards ([`stored`]), and disks that fill up or stall ([`disk`]).
+//! holds afterwards ([`stored`]), a site's history to start from ([`seed`]), and disks that fill up or stall ([`disk`]).
 
 pub mod crash;
 pub mod disk;
 pub mod full;
+pub mod seed;
 pub mod soak;
 pub mod stall;
 pub mod steady;
