@@ -6,6 +6,8 @@
 //! Nothing is measured unless that target is enabled, e.g.
 //! `RUST_LOG=info,footfall::memory=debug`; the soak drill (docs/reliability.md, drill 12) reads
 //! these lines.
+//!
+//! Also here: [`keep_trimmed`], which hands glibc's free pages back to the system once a minute.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,6 +84,30 @@ pub async fn keep_reported(store: Arc<Store>) {
         );
     }
 }
+
+/// Once a minute, returns the free pages of glibc's heap to the system (`malloc_trim`). DuckDB's
+/// C++ allocates through glibc from whichever thread runs a query or a checkpoint; glibc gives
+/// each thread an arena and keeps what is freed there resident for reuse, so after a few
+/// thousand queries the process holds tens of megabytes it does not use. Trimming walks every
+/// arena and releases whole free pages in place (the allocations themselves do not move); it
+/// takes a few milliseconds on a blocking thread. Runs until aborted.
+pub async fn keep_trimmed() {
+    let mut every = tokio::time::interval(EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let _ = tokio::task::spawn_blocking(trim).await;
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim() {
+    // SAFETY: malloc_trim takes no pointers; it only releases pages glibc holds free.
+    unsafe { libc::malloc_trim(0) };
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim() {}
 
 /// A `/proc/self/status` line's value in kB (0 if absent).
 fn status_kb(status: &str, key: &str) -> u64 {
