@@ -4,6 +4,8 @@
 #
 #   scripts/clickhouse.sh start DIR [--shards N]   # default 2; prints and writes DIR/ports
 #   scripts/clickhouse.sh stop DIR                 # stops exactly the instances started in DIR
+#   scripts/clickhouse.sh stop-shard DIR I         # stops instance I (1-based) only: an outage
+#   scripts/clickhouse.sh start-shard DIR I        # starts instance I again, same ports and data
 #
 # DIR/ports has one line per instance, `http_port tcp_port`, in shard order.
 #
@@ -40,6 +42,8 @@ usage() {
     cat >&2 <<'EOF'
 usage: scripts/clickhouse.sh start DIR [--shards N]
        scripts/clickhouse.sh stop DIR
+       scripts/clickhouse.sh stop-shard DIR I
+       scripts/clickhouse.sh start-shard DIR I
 EOF
     exit 2
 }
@@ -166,6 +170,30 @@ EOF
 EOF
 }
 
+# Waits until the instance in NODE answers `SELECT 1` on HTTP port HTTP, until SECONDS reaches
+# DEADLINE; past it, prints the tail of its log and fails.
+wait_ready() {
+    local node=$1 http=$2 deadline=$3
+    until [[ $(curl -s --max-time 2 "http://127.0.0.1:$http/?query=SELECT%201" 2>/dev/null) == 1 ]]; do
+        if ((SECONDS >= deadline)); then
+            say "clickhouse.sh: instance $node did not answer SELECT 1 on 127.0.0.1:$http" \
+                "within ${START_TIMEOUT}s. Its log ends with:"
+            local logs=() log
+            for log in "$node"/log/clickhouse-server.{err.log,log}; do
+                [[ -s $log ]] && logs+=("$log")
+            done
+            if [[ ${#logs[@]} -gt 0 ]]; then
+                tail -n 30 "${logs[@]}" >&2
+            else
+                say "(no log written: the server did not get that far; try running it in the" \
+                    "foreground: runuser -u clickhouse -- $SERVER --config-file=$node/etc/config.xml)"
+            fi
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
 start() {
     local dir=$1 shards=$2
     [[ $shards =~ ^[1-9][0-9]*$ ]] || die "--shards wants a positive number, not '$shards'"
@@ -206,40 +234,25 @@ start() {
     done
 
     # Daemons return before they listen: wait for each to answer a query.
-    local deadline=$((SECONDS + START_TIMEOUT)) http
+    local deadline=$((SECONDS + START_TIMEOUT))
     for ((i = 0; i < shards; i++)); do
-        node=$dir/node$((i + 1))
-        http=${ports[3 * i]}
-        until [[ $(curl -s --max-time 2 "http://127.0.0.1:$http/?query=SELECT%201" 2>/dev/null) == 1 ]]; do
-            if ((SECONDS >= deadline)); then
-                say "clickhouse.sh: instance $node did not answer SELECT 1 on 127.0.0.1:$http" \
-                    "within ${START_TIMEOUT}s. Its log ends with:"
-                local logs=() log
-                for log in "$node"/log/clickhouse-server.{err.log,log}; do
-                    [[ -s $log ]] && logs+=("$log")
-                done
-                if [[ ${#logs[@]} -gt 0 ]]; then
-                    tail -n 30 "${logs[@]}" >&2
-                else
-                    say "(no log written: the server did not get that far; try running it in the" \
-                        "foreground: runuser -u clickhouse -- $SERVER --config-file=$node/etc/config.xml)"
-                fi
-                stop "$dir"
-                exit 1
-            fi
-            sleep 0.2
-        done
+        if ! wait_ready "$dir/node$((i + 1))" "${ports[3 * i]}" "$deadline"; then
+            stop "$dir"
+            exit 1
+        fi
     done
     mv "$dir/ports.tmp" "$dir/ports"
     cat "$dir/ports"
 }
 
+# Stops the instances in DIR, or only instance ONLY (1-based) when given.
 stop() {
-    local dir=$1 node pid pids=() waited
+    local dir=$1 only=${2:-} node pid pids=() waited
     [[ -d $dir ]] || die "no such folder: $dir"
     dir=$(cd "$dir" && pwd -P)
     for node in "$dir"/node*; do
         [[ -d $node ]] || continue
+        [[ -z $only || $node == "$dir/node$only" ]] || continue
         if pid=$(instance_pid "$node"); then
             "${SUDO[@]}" kill -TERM "$pid" 2>/dev/null || true
             pids+=("$pid")
@@ -259,7 +272,28 @@ stop() {
         say "clickhouse.sh: instance $pid ignored TERM for ${STOP_TIMEOUT}s: sending KILL"
         "${SUDO[@]}" kill -KILL "$pid" 2>/dev/null || true
     done
-    rm -f "$dir/ports"
+    # One instance stopped for an outage keeps the list: start-shard reads its port there.
+    [[ -n $only ]] || rm -f "$dir/ports"
+}
+
+# Starts instance I of DIR again (after stop-shard), from the config, ports and data it had.
+start_shard() {
+    local dir=$1 i=$2 node http
+    [[ $i =~ ^[1-9][0-9]*$ ]] || die "the instance wants a number from 1, not '$i'"
+    dir=$(cd "$dir" && pwd -P)
+    node=$dir/node$i
+    [[ -f $node/etc/config.xml && -s $dir/ports ]] || die "no instance $i was started in $dir"
+    if instance_pid "$node" >/dev/null; then
+        die "instance $i in $dir is already running"
+    fi
+    http=$(sed -n "${i}p" "$dir/ports" | cut -d' ' -f1)
+    [[ -n $http ]] || die "$dir/ports has no line $i"
+    "${SUDO[@]}" runuser -u clickhouse -- "$SERVER" --config-file="$node/etc/config.xml" \
+        --pid-file="$node/clickhouse-server.pid" --daemon
+    wait_ready "$node" "$http" $((SECONDS + START_TIMEOUT)) || {
+        stop "$dir" "$i"
+        exit 1
+    }
 }
 
 [[ $# -ge 2 ]] || usage
@@ -288,6 +322,15 @@ start)
 stop)
     [[ $# -eq 0 ]] || usage
     stop "$dir"
+    ;;
+stop-shard)
+    [[ $# -eq 1 && $1 =~ ^[1-9][0-9]*$ ]] || usage
+    [[ -d $dir/node$1 ]] || die "no instance $1 in $dir"
+    stop "$dir" "$1"
+    ;;
+start-shard)
+    [[ $# -eq 1 ]] || usage
+    start_shard "$dir" "$1"
     ;;
 *) usage ;;
 esac

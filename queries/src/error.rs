@@ -27,4 +27,7 @@ pub enum StoreError {
     /// event fits the table).
     #[error("cannot lay out a batch of events as columns: {0}")]
     Columns(#[from] duckdb::arrow::error::ArrowError),
+    /// The ClickHouse backend could not write (a shard down, or a statement refused).
+    #[error(transparent)]
+    ClickHouse(#[from] crate::clickhouse::ClickHouseError),
 }

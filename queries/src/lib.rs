@@ -8,6 +8,9 @@
 //! - [`store`]: opening the DuckDB file (limits, no extension downloads), connections, health.
 //! - [`migrate`]: numbered migrations from `migrations/`, applied at start.
 //! - [`sink`]: [`EventSink`], the narrow interface a backend implements, and [`DuckDbSink`].
+//! - [`clickhouse`]: the ClickHouse backend (issue 10): its one literal-escaping function, an
+//!   HTTP client, its schema, and `ClickHouseSink`, which writes batches split by shard. Store-free
+//!   apart from the sink.
 //! - [`writer`]: [`Writer`], the bounded queue and the thread that enriches and appends.
 //! - [`checkpointer`]: [`Checkpointer`], the thread that checkpoints so the writer never waits.
 //! - [`sites`]: the `sites` table.
@@ -23,11 +26,13 @@
 //!
 //! ## Features
 //! - `store` (default): DuckDB, and every module above that reads or writes it. Without it, what
-//!   is left is [`stats`]' Stats API parser and planner and its SQL builder, which run nothing:
-//!   what the fuzz targets in `fuzz/` build, without DuckDB's C++ build.
+//!   is left is [`stats`]' Stats API parser and planner and its SQL builder, which run nothing,
+//!   and [`clickhouse`] without its sink: what the fuzz targets in `fuzz/` build, without
+//!   DuckDB's C++ build.
 
 #[cfg(feature = "store")]
 pub mod checkpointer;
+pub mod clickhouse;
 #[cfg(feature = "store")]
 pub mod counters;
 #[cfg(feature = "store")]
