@@ -229,7 +229,9 @@ fn visit(
         city: city.into(),
     };
     let came_from = origin(rng);
-    let session_id = rng.random::<u64>() | 1;
+    // Never 0, and otherwise uniform as the collector's are: a backend that shards by session id
+    // (ClickHouse, `session_id % shards`) must see both parities.
+    let session_id = rng.random::<u64>().max(1);
     let first_day_id = rng.random::<u64>();
     let next_day_id = rng.random::<u64>();
     let start_day = start.date_naive();
