@@ -55,6 +55,16 @@ pub const MAX_PAGES: usize = 100_000;
 /// The path under which the whole site's counts are kept. Recorded paths start with `/`.
 const SITE_TOTAL: &str = "";
 
+/// A `(page index, visitor id)` pair in the 8 bytes a `seen` set keeps per entry, half of the
+/// tuple's 16: the page's index, spread by a multiplication, mixed into the visitor id. Visitor
+/// ids are keyed hashes and so uniform; two pairs share a value only when their ids differ by
+/// exactly the mix of their pages, a chance of 1 in 2^64 for any two pairs (about 1 in 40
+/// million for a day of a million page visits) of counting a visitor one time too few. A soak at
+/// 200 events a second holds half a million pairs, and this keeps them in 9 MB instead of 18.
+fn pair(page: u32, visitor: u64) -> u64 {
+    visitor ^ u64::from(page).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// Which sites are counted: `Some(time zone)` for a site that shows public counts.
 pub type Rules = Arc<dyn Fn(&str) -> Option<Tz> + Send + Sync>;
 
@@ -75,8 +85,9 @@ struct SiteCounts {
     series: Vec<Series>,
     paths: Vec<Arc<str>>,
     index: HashMap<Arc<str>, u32>,
-    /// Per local day, the `(page index, visitor id)` pairs already counted.
-    seen: BTreeMap<NaiveDate, HashSet<(u32, u64)>>,
+    /// Per local day, the `(page index, visitor id)` pairs already counted, as [`pair`]s. The
+    /// largest thing the counters hold: a day's distinct page visits.
+    seen: BTreeMap<NaiveDate, HashSet<u64>>,
     /// The latest local day folding was done for.
     folded_for: NaiveDate,
 }
@@ -121,16 +132,13 @@ impl SiteCounts {
             if pageview {
                 series.day_mut(day).pageviews += 1;
             }
-            let new = self.seen.entry(day).or_default().insert((key, visitor));
+            let pair = pair(key, visitor);
+            let new = self.seen.entry(day).or_default().insert(pair);
             if !new {
                 continue;
             }
             series.day_mut(day).visitors += 1;
-            let seen_on = |d: NaiveDate| {
-                self.seen
-                    .get(&d)
-                    .is_some_and(|s| s.contains(&(key, visitor)))
-            };
+            let seen_on = |d: NaiveDate| self.seen.get(&d).is_some_and(|s| s.contains(&pair));
             if seen_on(day - Duration::days(1)) {
                 series.day_mut(day - Duration::days(1)).shared_with_next += 1;
             }
@@ -461,7 +469,11 @@ fn load_site(
         if page == 0 && !path.is_empty() {
             continue;
         }
-        counts.seen.entry(date).or_default().insert((page, visitor));
+        counts
+            .seen
+            .entry(date)
+            .or_default()
+            .insert(pair(page, visitor));
     }
     counts.advance(today);
     Ok(counts)
