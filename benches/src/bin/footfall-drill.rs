@@ -282,14 +282,16 @@ fn soak_drill(settings: &soak::Settings, dir: &std::path::Path) -> Vec<String> {
             }
             let g = &o.growth;
             println!(
-                "soak ({:.0} min at {rate} events/s on a store of {} events, warm-up {:.0} min, DuckDB memory limit {}): resident peak {:.1} MB in the first quarter after the warm-up, {:.1} MB in the last ({:+.1} %); trend {:+.1} MB an hour from a mean of {:.1} MB ({:+.1} % over the run); {:.1} MB at the end; log at most {:.1} MB; events {:?}; reads {:?}; {} events stored",
+                "soak ({:.0} min at {rate} events/s on a store of {} events, warm-up {:.0} min, DuckDB memory limit {}): resident median {:.1} MB in the first quarter after the warm-up, {:.1} MB in the last ({:+.1} %; peaks {:.1} and {:.1} MB); trend {:+.1} MB an hour from a mean of {:.1} MB ({:+.1} % over the run); {:.1} MB at the end; log at most {:.1} MB; events {:?}; reads {:?}; {} events stored",
                 duration.as_secs_f64() / 60.0,
                 o.history,
                 warm_up.as_secs_f64() / 60.0,
                 settings.duckdb_memory.as_deref().unwrap_or("default"),
+                g.first_median,
+                g.last_median,
+                100.0 * g.medians(),
                 g.first_peak,
                 g.last_peak,
-                100.0 * g.peaks(),
                 g.slope_per_hour,
                 g.mean,
                 100.0 * g.trend(),
