@@ -302,24 +302,35 @@ fn fit_connection_limit(configured: u32) -> u32 {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed by this call, not when
+/// the future is first polled: the server polls it on a task of its own, which a loaded machine
+/// may start only after "listening" is logged and requests are answered, and a SIGTERM in that
+/// gap would kill the process by default instead of stopping it with its queue written. Call it
+/// on the runtime, before [`run`].
+#[cfg(unix)]
+pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        let (Ok(mut terminate), Ok(mut interrupt)) = (terminate, interrupt) else {
+            tracing::warn!(
+                "cannot catch SIGTERM and SIGINT: either ends the server without writing its queue"
+            );
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received, stopping"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received, stopping"),
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("SIGINT received, stopping"),
-        _ = term => tracing::info!("SIGTERM received, stopping"),
+    }
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C received, stopping");
     }
 }
