@@ -109,11 +109,6 @@ impl ClickHouseSink {
         })
     }
 
-    /// The shard an event belongs to.
-    pub fn shard_of(&self, event: &Event) -> usize {
-        shard_of(event.session_id, self.shards.len())
-    }
-
     /// Tries every part still missing; returns the first error, with the progress recorded in
     /// `progress`.
     fn write_parts(
@@ -124,7 +119,11 @@ impl ClickHouseSink {
     ) -> Result<(), ClickHouseError> {
         let mut parts: Vec<Vec<EventRow>> = (0..self.shards.len()).map(|_| Vec::new()).collect();
         for event in events {
-            parts[self.shard_of(event)].push(EventRow::new(event));
+            let shard = shard_of(event.session_id, self.shards.len());
+            // A retry leaves out the parts that landed; they are not even serialized again.
+            if !progress.events_landed[shard] {
+                parts[shard].push(EventRow::new(event));
+            }
         }
         let mut first_error = None;
         for (shard, rows) in parts.iter().enumerate() {
