@@ -4,7 +4,8 @@
 //! without visits, without goal conditions, from rollups, the rollups' own inserts, the public
 //! counters'). The marker must never be in the SQL text, only in the parameters; each value of
 //! a condition must be among the parameters; and the `$n` in the text must be exactly `$1` to
-//! `$len`, each used (DuckDB refuses a parameter bound but not used).
+//! `$len`, each used (DuckDB refuses a parameter bound but not used). In ClickHouse's dialect,
+//! which binds nothing, the marker must be inside string literals only.
 #![no_main]
 
 use arbitrary::Unstructured;
@@ -95,16 +96,53 @@ fn lean(query: &Query) -> Query {
     query
 }
 
+/// The text of a ClickHouse statement outside its string literals, read as ClickHouse's lexer
+/// reads them (a quote opens; a backslash escapes the next character; an unescaped quote
+/// closes). Panics on a literal that never closes.
+fn outside_literals(sql: &str) -> String {
+    let mut outside = String::with_capacity(sql.len());
+    let mut chars = sql.chars();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            outside.push(c);
+            continue;
+        }
+        loop {
+            match chars.next() {
+                Some('\\') => {
+                    chars.next();
+                }
+                Some('\'') => break,
+                Some(_) => {}
+                None => panic!("a literal that never closes: {sql}"),
+            }
+        }
+        outside.push_str("''");
+    }
+    outside
+}
+
 fn statements(query: &Query) {
     let query = &lean(query);
     let dimensions = &query.dimensions;
-    let s = sql::statement(
+    let with_visits = query.needs_whole_visits(dimensions);
+    let s = sql::statement(query, dimensions, with_visits, &query.period);
+    check_statement(&s, "statement");
+    // ClickHouse's: no parameters, and every value only inside a literal.
+    let ch = sql::statement_in(
+        sql::Dialect::ClickHouse,
         query,
         dimensions,
-        query.needs_whole_visits(dimensions),
+        with_visits,
         &query.period,
     );
-    check_statement(&s, "statement");
+    assert!(ch.params.is_empty());
+    let outside = outside_literals(&ch.sql);
+    assert!(
+        !outside.contains(MARKER),
+        "a value outside a literal: {}",
+        ch.sql
+    );
     if let Some(filter) = &query.filter {
         values_are_bound(filter, &s.params);
     }

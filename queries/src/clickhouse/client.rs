@@ -75,6 +75,9 @@ pub enum ClickHouseError {
     },
 }
 
+/// The longest statement a read may send, in bytes (`max_query_size`).
+const MAX_QUERY_SIZE: &str = "16777216";
+
 /// How much of an error body is kept: ClickHouse's message is a line or two, and a stack trace
 /// is of no use to the caller.
 const MAX_ERROR_BODY: u64 = 16 * 1024;
@@ -137,11 +140,15 @@ impl Client {
 
     /// Runs one `SELECT` (without a FORMAT clause, without a trailing `;`) and returns its rows,
     /// one JSON object each. 64-bit integers come as JSON numbers, not 18.16's default quoted
-    /// strings.
+    /// strings. Statements may be long: the Stats API's carry their values as literals and
+    /// repeat a relation wherever it is read (18.16 has no CTEs), past the default 256 KiB.
     pub fn query_json_rows(&self, sql: &str) -> Result<Vec<serde_json::Value>, ClickHouseError> {
         let statement = format!("{sql}\nFORMAT JSONEachRow");
         let body = self.send(
-            &[("output_format_json_quote_64bit_integers", "0")],
+            &[
+                ("output_format_json_quote_64bit_integers", "0"),
+                ("max_query_size", MAX_QUERY_SIZE),
+            ],
             statement.as_bytes(),
         )?;
         let mut rows = Vec::new();

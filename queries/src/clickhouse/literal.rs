@@ -10,6 +10,8 @@
 //! (`\` becomes `\\`), then the quote (`'` becomes `\'`), then wrap in quotes. Every other byte,
 //! NUL and newlines included, stands for itself.
 
+use crate::stats::sql::Param;
+
 /// `value` as a ClickHouse string literal, quotes included.
 pub fn string(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
@@ -25,6 +27,20 @@ pub fn string(value: &str) -> String {
     }
     out.push('\'');
     out
+}
+
+/// A statement's value ([`Param`]) as a ClickHouse literal: the ClickHouse counterpart of
+/// binding it (`stats/bind.rs` does that for DuckDB). Text through [`string`]; integers in
+/// decimal; a date as `toDate('YYYY-MM-DD')`; an instant as microseconds since the epoch, the
+/// unit of the events' exact time column `ts_us`, which the ClickHouse statements compare
+/// instants with (never a naive date-time text, which the server would read in its own zone).
+pub fn param(value: &Param) -> String {
+    match value {
+        Param::Text(text) => string(text),
+        Param::Int(n) => n.to_string(),
+        Param::Date(day) => format!("toDate('{}')", day.format("%Y-%m-%d")),
+        Param::Timestamp(t) => t.timestamp_micros().to_string(),
+    }
 }
 
 #[cfg(test)]

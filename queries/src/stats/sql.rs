@@ -50,11 +50,25 @@ pub enum Param {
     Timestamp(DateTime<Utc>),
 }
 
-/// SQL text and the values of its `$n` parameters, in order.
+/// SQL text and the values of its `$n` parameters, in order (none for ClickHouse, whose
+/// statements carry their values as literals).
 #[derive(Debug, Clone)]
 pub struct Statement {
     pub sql: String,
     pub params: Vec<Param>,
+}
+
+/// The SQL a statement is written in. DuckDB binds values; ClickHouse 18.16 cannot, so its
+/// statements carry them as literals from `clickhouse::literal::param`, the one function that
+/// writes a value into ClickHouse SQL. The two differ in more than values (docs/clickhouse.md
+/// maps every construct): 18.16 has no CTEs, so each relation is read as a subquery where it is
+/// used; no `FILTER`, so `countIf` and friends; one join per `SELECT`; instants as microseconds
+/// (`ts_us`, exact, beside the whole-second `ts` that the index and partitions are on); time
+/// zones passed to every date function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    DuckDb,
+    ClickHouse,
 }
 
 /// The columns of a result row, after the dimensions.
@@ -74,18 +88,41 @@ pub const COUNT_COLUMNS: [&str; 12] = [
 ];
 
 /// The columns of the events relations `ev` and `ew`: none that a visit column is also named.
+/// (ClickHouse: `ts_us` for `ts`, and a Nested `props` read as its two arrays.)
 const EVENT_COLUMNS: &str = "ts, name, path, hostname, visitor_id, session_id, interactive, \
      props, engaged_ms, scroll_depth";
+const CLICKHOUSE_EVENT_COLUMNS: &str = "ts_us, name, path, hostname, visitor_id, session_id, \
+     interactive, props.key, props.value, engaged_ms, scroll_depth";
 
 struct Builder<'q> {
+    dialect: Dialect,
     params: Vec<Param>,
     /// The site's goals, for `event:goal`.
     goals: &'q [Goal],
+    /// The relations defined so far, in order: `(name, body, materialized)`.
+    relations: Vec<(&'static str, String, bool)>,
 }
 
-impl Builder<'_> {
-    /// Binds a value and returns its placeholder.
+impl<'q> Builder<'q> {
+    fn new(dialect: Dialect, goals: &'q [Goal]) -> Self {
+        Builder {
+            dialect,
+            params: Vec::new(),
+            goals,
+            relations: Vec::new(),
+        }
+    }
+
+    fn clickhouse(&self) -> bool {
+        self.dialect == Dialect::ClickHouse
+    }
+
+    /// Binds a value and returns its placeholder (DuckDB), or writes it as a literal through
+    /// the one escaping function (ClickHouse).
     fn bind(&mut self, value: Param) -> String {
+        if self.clickhouse() {
+            return crate::clickhouse::literal::param(&value);
+        }
         self.params.push(value);
         format!("${}", self.params.len())
     }
@@ -101,6 +138,220 @@ impl Builder<'_> {
     fn instant(&mut self, t: DateTime<Utc>) -> String {
         self.bind(Param::Timestamp(t))
     }
+
+    /// Defines a relation: one of DuckDB's `WITH` list, or a subquery ClickHouse reads in place.
+    fn define(&mut self, name: &'static str, body: String) {
+        self.relations.push((name, body, false));
+    }
+
+    /// A relation DuckDB computes once (`AS MATERIALIZED`).
+    fn define_materialized(&mut self, name: &'static str, body: String) {
+        self.relations.push((name, body, true));
+    }
+
+    /// A defined relation where a `FROM` or `JOIN` reads it.
+    fn read(&self, name: &str) -> String {
+        if !self.clickhouse() {
+            return name.to_owned();
+        }
+        let (_, body, _) = self
+            .relations
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .expect("relations are defined before they are read");
+        format!("({body}) AS {name}")
+    }
+
+    /// DuckDB's `WITH` clause of every relation defined (nothing for ClickHouse).
+    fn with_clause(&self) -> String {
+        if self.clickhouse() || self.relations.is_empty() {
+            return String::new();
+        }
+        let defined: Vec<String> = self
+            .relations
+            .iter()
+            .map(|(name, body, materialized)| {
+                let how = if *materialized { " MATERIALIZED" } else { "" };
+                format!("{name} AS{how} ({body})")
+            })
+            .collect();
+        format!("WITH {} ", defined.join(", "))
+    }
+
+    /// The events table.
+    fn events(&self) -> &'static str {
+        match self.dialect {
+            Dialect::DuckDb => "events",
+            Dialect::ClickHouse => "footfall.events",
+        }
+    }
+
+    /// The events' time column as the statements compare and order it: a `TIMESTAMP` (DuckDB),
+    /// or microseconds since the epoch (ClickHouse's `ts_us`).
+    fn ts(&self) -> &'static str {
+        match self.dialect {
+            Dialect::DuckDb => "ts",
+            Dialect::ClickHouse => "ts_us",
+        }
+    }
+
+    fn event_columns(&self) -> &'static str {
+        match self.dialect {
+            Dialect::DuckDb => EVENT_COLUMNS,
+            Dialect::ClickHouse => CLICKHOUSE_EVENT_COLUMNS,
+        }
+    }
+
+    /// A site's events in `[from, to)`, where `from` and `to` are already bound. ClickHouse
+    /// also gets the whole seconds around them on `ts`, which its primary key and partitions are
+    /// on; the exact bounds are on `ts_us`.
+    fn in_range(
+        &mut self,
+        site: &str,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        (bound_from, bound_to): (&str, &str),
+    ) -> String {
+        let ts = self.ts();
+        let exact = format!("site = {site} AND {ts} >= {bound_from} AND {ts} < {bound_to}");
+        if !self.clickhouse() {
+            return exact;
+        }
+        let second = |b: &mut Self, t: DateTime<Utc>| b.bind(Param::Int(t.timestamp()));
+        let (first, last) = (second(self, from), second(self, to));
+        format!("{exact} AND ts >= toDateTime({first}, 'UTC') AND ts <= toDateTime({last}, 'UTC')")
+    }
+
+    fn truth(&self, value: bool) -> &'static str {
+        match (self.dialect, value) {
+            (Dialect::DuckDb, true) => "true",
+            (Dialect::DuckDb, false) => "false",
+            (Dialect::ClickHouse, true) => "1",
+            (Dialect::ClickHouse, false) => "0",
+        }
+    }
+
+    fn count_if(&self, condition: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("count(*) FILTER (WHERE {condition})"),
+            Dialect::ClickHouse => format!("countIf({condition})"),
+        }
+    }
+
+    /// A sum over the rows where `condition` holds, 0 when none does, as a 64-bit integer.
+    fn sum_if(&self, value: &str, condition: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => {
+                format!("CAST(coalesce(sum({value}) FILTER (WHERE {condition}), 0) AS BIGINT)")
+            }
+            Dialect::ClickHouse => format!("toInt64(coalesce(sumIf({value}, {condition}), 0))"),
+        }
+    }
+
+    fn distinct_if(&self, value: &str, condition: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("count(DISTINCT {value}) FILTER (WHERE {condition})"),
+            Dialect::ClickHouse => format!("uniqExactIf({value}, {condition})"),
+        }
+    }
+
+    /// A sum as a 64-bit integer, 0 over no rows.
+    fn sum(&self, value: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("CAST(coalesce(sum({value}), 0) AS BIGINT)"),
+            Dialect::ClickHouse => format!("toInt64(coalesce(sum({value}), 0))"),
+        }
+    }
+
+    /// `value` on a visit's first event.
+    fn first(&self, value: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("arg_min({value}, ts)"),
+            Dialect::ClickHouse => format!("argMin({value}, ts_us)"),
+        }
+    }
+
+    /// `value` on a visit's first (or last) pageview, `''` when it has none.
+    fn on_pageview(&self, value: &str, last: bool) -> String {
+        match (self.dialect, last) {
+            (Dialect::DuckDb, false) => {
+                format!("coalesce(arg_min({value}, ts) FILTER (WHERE name = 'pageview'), '')")
+            }
+            (Dialect::DuckDb, true) => {
+                format!("coalesce(arg_max({value}, ts) FILTER (WHERE name = 'pageview'), '')")
+            }
+            (Dialect::ClickHouse, false) => format!("argMinIf({value}, ts_us, name = 'pageview')"),
+            (Dialect::ClickHouse, true) => format!("argMaxIf({value}, ts_us, name = 'pageview')"),
+        }
+    }
+
+    /// A visit's length, in microseconds.
+    fn duration(&self) -> &'static str {
+        match self.dialect {
+            Dialect::DuckDb => "epoch_us(max(ts)) - epoch_us(min(ts))",
+            Dialect::ClickHouse => "toInt64(max(ts_us)) - toInt64(min(ts_us))",
+        }
+    }
+
+    /// Lower case, beyond ASCII (ClickHouse's `lower` is ASCII only).
+    fn lower(&self, value: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("lower({value})"),
+            Dialect::ClickHouse => format!("lowerUTF8({value})"),
+        }
+    }
+
+    /// Whether `value` holds `part` (already bound).
+    fn contains(&self, value: &str, part: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("contains({value}, {part})"),
+            Dialect::ClickHouse => format!("(position({value}, {part}) > 0)"),
+        }
+    }
+
+    fn starts_with(&self, value: &str, part: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("starts_with({value}, {part})"),
+            Dialect::ClickHouse => format!("startsWith({value}, {part})"),
+        }
+    }
+
+    fn ends_with(&self, value: &str, part: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("ends_with({value}, {part})"),
+            Dialect::ClickHouse => format!("endsWith({value}, {part})"),
+        }
+    }
+
+    /// Whether RE2 `pattern` matches somewhere in `value`. ClickHouse lets `.` match a newline
+    /// and DuckDB does not, so its patterns start with `(?-s)` (pitfall 6).
+    fn matches(&mut self, value: &str, pattern: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("regexp_matches({value}, {})", self.text(pattern)),
+            Dialect::ClickHouse => {
+                format!("match({value}, {})", self.text(&format!("(?-s){pattern}")))
+            }
+        }
+    }
+
+    /// Whether RE2 `pattern` matches the whole of `value`.
+    fn matches_whole(&mut self, value: &str, pattern: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => format!("regexp_full_match({value}, {})", self.text(pattern)),
+            Dialect::ClickHouse => format!(
+                "match({value}, {})",
+                self.text(&format!("(?-s)^(?:{pattern})$"))
+            ),
+        }
+    }
+
+    /// A join of two relations; ClickHouse spells out that every match is kept (`ALL`).
+    fn join(&self, kind: &str) -> String {
+        match self.dialect {
+            Dialect::DuckDb => kind.to_owned(),
+            Dialect::ClickHouse if kind == "CROSS JOIN" => kind.to_owned(),
+            Dialect::ClickHouse => format!("ALL {kind}"),
+        }
+    }
 }
 
 /// The statement that computes `query`'s counts grouped by `dimensions` (the query's own, or
@@ -112,13 +363,21 @@ pub fn statement(
     with_visits: bool,
     piece: &Period,
 ) -> Statement {
-    let mut b = Builder {
-        params: Vec::new(),
-        goals: &query.goals,
-    };
+    statement_in(Dialect::DuckDb, query, dimensions, with_visits, piece)
+}
+
+/// [`statement`], in `dialect`.
+pub fn statement_in(
+    dialect: Dialect,
+    query: &Query,
+    dimensions: &[Dimension],
+    with_visits: bool,
+    piece: &Period,
+) -> Statement {
+    let mut b = Builder::new(dialect, &query.goals);
     let site = b.text(&query.site);
     let (period_from, period_to) = (b.instant(piece.from), b.instant(piece.to));
-    let scope = format!("site = {site} AND ts >= {period_from} AND ts < {period_to}");
+    let scope = b.in_range(&site, (piece.from, piece.to), (&period_from, &period_to));
 
     // Only the visit columns the query reads are computed, and visits not at all when it reads
     // none: most of a query's time goes into building them.
@@ -173,49 +432,59 @@ pub fn statement(
     };
     let ev_columns = own_columns(&event_fields, joined);
     let ew_columns = own_columns(&filter_fields, visits_joined);
-    let mut visit_columns: Vec<String> = Vec::new();
+    let event_columns = b.event_columns();
+    let events = b.events();
+    b.define(
+        "ev",
+        format!("SELECT {event_columns}{ev_columns} FROM {events} WHERE {scope}"),
+    );
+    // Each visit column as (expression, name).
+    let mut visit_columns: Vec<(String, String)> = Vec::new();
     for field in VisitField::ALL.into_iter().filter(|f| fields.contains(f)) {
-        visit_columns.push(match field {
-            VisitField::EntryPage => {
-                "coalesce(arg_min(path, ts) FILTER (WHERE name = 'pageview'), '') AS entry_page"
-                    .to_owned()
-            }
-            VisitField::ExitPage => {
-                "coalesce(arg_max(path, ts) FILTER (WHERE name = 'pageview'), '') AS exit_page"
-                    .to_owned()
-            }
+        let name = field.name().to_owned();
+        match field {
+            VisitField::EntryPage => visit_columns.push((b.on_pageview("path", false), name)),
+            VisitField::ExitPage => visit_columns.push((b.on_pageview("path", true), name)),
             VisitField::EntryPageHostname => {
-                "coalesce(arg_min(hostname, ts) FILTER (WHERE name = 'pageview'), '') \
-                 AS entry_page_hostname"
-                    .to_owned()
+                visit_columns.push((b.on_pageview("hostname", false), name));
             }
             VisitField::ExitPageHostname => {
-                "coalesce(arg_max(hostname, ts) FILTER (WHERE name = 'pageview'), '') \
-                 AS exit_page_hostname"
-                    .to_owned()
+                visit_columns.push((b.on_pageview("hostname", true), name));
             }
             VisitField::Channel => {
-                "arg_min(source, ts) AS ch_source, arg_min(lower(utm_medium), ts) AS ch_medium, \
-                 arg_min(lower(utm_source), ts) AS ch_utm_source, \
-                 arg_min(lower(utm_campaign), ts) AS ch_campaign, \
-                 arg_min(click_id, ts) AS ch_click"
-                    .to_owned()
+                let medium = b.lower("utm_medium");
+                let utm_source = b.lower("utm_source");
+                let campaign = b.lower("utm_campaign");
+                for (value, column) in [
+                    ("source", "ch_source"),
+                    (medium.as_str(), "ch_medium"),
+                    (utm_source.as_str(), "ch_utm_source"),
+                    (campaign.as_str(), "ch_campaign"),
+                    ("click_id", "ch_click"),
+                ] {
+                    visit_columns.push((b.first(value), column.to_owned()));
+                }
             }
-            other => format!("arg_min({name}, ts) AS {name}", name = other.name()),
-        });
+            other => visit_columns.push((b.first(other.name()), name)),
+        }
     }
     let channel = fields
         .contains(&VisitField::Channel)
         .then(|| channel_sql(&mut b));
     if with_visits {
-        visit_columns.push(
-            "min(ts) AS started, \
-             epoch_us(max(ts)) - epoch_us(min(ts)) AS duration_us, \
-             count(*) FILTER (WHERE name = 'pageview') AS visit_pageviews, \
-             count(*) FILTER (WHERE interactive AND name NOT IN ('pageview', 'engagement')) \
-               AS interactions"
-                .to_owned(),
-        );
+        let ts = b.ts();
+        visit_columns.extend([
+            (format!("min({ts})"), "started".to_owned()),
+            (b.duration().to_owned(), "duration_us".to_owned()),
+            (
+                b.count_if("name = 'pageview'"),
+                "visit_pageviews".to_owned(),
+            ),
+            (
+                b.count_if("interactive AND name NOT IN ('pageview', 'engagement')"),
+                "interactions".to_owned(),
+            ),
+        ]);
     }
     // The visit window is bound only when visits are read: a parameter bound but not used is
     // an error.
@@ -224,11 +493,11 @@ pub fn statement(
     } else {
         let window = visit_window(piece);
         let (from, to) = (b.instant(window.from), b.instant(window.to));
-        format!("site = {site} AND ts >= {from} AND ts < {to}")
+        b.in_range(&site, (window.from, window.to), (&from, &to))
     };
     let filter = match &query.filter {
         Some(filter) => filter_sql(&mut b, filter),
-        None => "true".to_owned(),
+        None => b.truth(true).to_owned(),
     };
     // Time buckets need the zone's offsets; a parameter bound but not used is an error, so
     // they are bound only when a bucket is asked for.
@@ -239,8 +508,9 @@ pub fn statement(
     } else {
         Vec::new()
     };
+    let ts = b.ts();
     let local_ts = if bucketed {
-        local_time_sql(&mut b, &steps, "ts")
+        local_time_sql(&mut b, &steps, ts)
     } else {
         String::new()
     };
@@ -282,64 +552,99 @@ pub fn statement(
             format!("{}, ", dims.join(", "))
         }
     };
-
-    let matching = if joined {
-        format!("m AS (SELECT * FROM ev JOIN v USING (session_id) WHERE {filter}), ")
-    } else {
-        format!("m AS (SELECT * FROM ev WHERE {filter}), ")
+    // Grouped by the dimensions (and `more`), or not at all.
+    let group_by = |more: &[&str]| {
+        let keys: Vec<&str> = dim_names
+            .iter()
+            .map(String::as_str)
+            .chain(more.iter().copied())
+            .collect();
+        if keys.is_empty() {
+            String::new()
+        } else {
+            format!(" GROUP BY {}", keys.join(", "))
+        }
     };
-    let visits = if visit_columns.is_empty() {
-        matching
-    } else {
-        let grouped = format!(
-            "SELECT session_id, {columns} FROM events WHERE {window} GROUP BY session_id",
-            columns = visit_columns.join(", ")
+
+    if !visit_columns.is_empty() {
+        // ClickHouse's aliases are global in a SELECT: an aggregate named as a column that
+        // another aggregate of the same SELECT reads would be read in its place (pitfall 1), so
+        // there the visit's columns are named `v_…` and renamed one level up.
+        let prefix = if b.clickhouse() { "v_" } else { "" };
+        let aggregates: Vec<String> = visit_columns
+            .iter()
+            .map(|(expr, name)| format!("{expr} AS {prefix}{name}"))
+            .collect();
+        let mut grouped = format!(
+            "SELECT session_id, {columns} FROM {events} WHERE {window} GROUP BY session_id",
+            columns = aggregates.join(", ")
         );
+        if b.clickhouse() {
+            let renamed: Vec<String> = visit_columns
+                .iter()
+                .map(|(_, name)| format!("{prefix}{name} AS {name}"))
+                .collect();
+            grouped = format!("SELECT session_id, {} FROM ({grouped})", renamed.join(", "));
+        }
         match &channel {
             // A filter on the channel is made once for the visits: left to the optimizer, the
             // large CASE of `channel_sql` is pushed into the filter, once for each value it
             // names, which took DuckDB hundreds of milliseconds to plan, and with a few values
             // more memory than its limit (found by the random filters of drill 9).
-            Some(channel) if filter_fields.contains(&VisitField::Channel) => format!(
-                "v AS MATERIALIZED (SELECT *, {channel} AS channel FROM ({grouped})), {matching}"
+            Some(channel) if filter_fields.contains(&VisitField::Channel) => b.define_materialized(
+                "v",
+                format!("SELECT *, {channel} AS channel FROM ({grouped})"),
             ),
-            Some(channel) => {
-                format!("v AS (SELECT *, {channel} AS channel FROM ({grouped})), {matching}")
-            }
-            None => format!("v AS ({grouped}), {matching}"),
+            Some(channel) => b.define(
+                "v",
+                format!("SELECT *, {channel} AS channel FROM ({grouped})"),
+            ),
+            None => b.define("v", grouped),
         }
+    }
+    let matching = if joined {
+        format!(
+            "SELECT * FROM {ev} {join} {v} USING (session_id) WHERE {filter}",
+            ev = b.read("ev"),
+            join = b.join("JOIN"),
+            v = b.read("v"),
+        )
+    } else {
+        format!("SELECT * FROM {} WHERE {filter}", b.read("ev"))
     };
+    b.define("m", matching);
     // By goal, an event counts once under each goal it reaches: `mg` holds one row per (event,
     // goal reached).
     let by_goal = dimensions.contains(&Dimension::Goal);
-    let (visits, counted) = if by_goal {
+    let counted = if by_goal {
         let mut reached: Vec<String> = Vec::new();
         for goal in &query.goals {
             let name = b.text(&goal.display_name());
             let condition = goal_sql(&mut b, goal);
-            reached.push(format!("SELECT *, {name} AS goal FROM m WHERE {condition}"));
+            reached.push(format!(
+                "SELECT *, {name} AS goal FROM {} WHERE {condition}",
+                b.read("m")
+            ));
         }
         if reached.is_empty() {
-            reached.push("SELECT *, '' AS goal FROM m WHERE false".to_owned());
+            reached.push(format!(
+                "SELECT *, '' AS goal FROM {} WHERE {}",
+                b.read("m"),
+                b.truth(false)
+            ));
         }
-        (
-            format!("{visits}mg AS ({}), ", reached.join(" UNION ALL ")),
-            "mg",
-        )
+        b.define("mg", reached.join(" UNION ALL "));
+        "mg"
     } else {
-        (visits, "m")
+        "m"
     };
     // Each page metric reads the engagement reports its own way: only those asked for are made.
     let with_time = query.metrics.contains(&Metric::TimeOnPage);
     let with_scroll = query.metrics.contains(&Metric::ScrollDepth);
-    let mut sql = format!(
-        "WITH ev AS (SELECT {EVENT_COLUMNS}{ev_columns} FROM events WHERE {scope}), \
-         {visits}\
-         em AS (\
-           SELECT {event_dims}{visitor_count} AS visitors, {visit_count} AS visits, \
-             count(*) FILTER (WHERE name = 'pageview') AS pageviews, \
-             count(*) FILTER (WHERE name <> 'engagement') AS events{engaged} \
-           FROM {counted} GROUP BY ALL)",
+    let em = format!(
+        "SELECT {event_dims}{visitor_count} AS visitors, {visit_count} AS visits, \
+           {pageviews} AS pageviews, {events_count} AS events{engaged} \
+         FROM {from}{group_by}",
         event_dims = select_dims(&event_dims),
         // Distinct counts are most of a query's cost: only those asked for are made.
         visitor_count = if query
@@ -357,33 +662,60 @@ pub fn statement(
             } else {
                 "0"
             },
+        pageviews = b.count_if("name = 'pageview'"),
+        events_count = b.count_if("name <> 'engagement'"),
         engaged = if with_time {
-            ", CAST(coalesce(sum(engaged_ms) FILTER (WHERE name = 'engagement'), 0) AS BIGINT) \
-               AS engaged_ms, \
-             count(DISTINCT session_id) FILTER (WHERE name = 'engagement') AS engaged_visits"
+            format!(
+                ", {} AS sum_engaged_ms, {} AS engaged_visits",
+                b.sum_if("engaged_ms", "name = 'engagement'"),
+                b.distinct_if("session_id", "name = 'engagement'"),
+            )
         } else {
-            ""
+            String::new()
         },
+        from = b.read(counted),
+        group_by = group_by(&[]),
     );
-    // Joins a relation of groups to `em`: on the dimensions, or as its one row when there are none.
-    let join_on = |kind: &str| {
-        if dim_names.is_empty() {
-            " CROSS JOIN ".to_owned()
-        } else {
-            format!(" {kind} ")
-        }
-    };
+    b.define("em", em);
+    // Joins are written left to right; ClickHouse 18.16 takes one per SELECT, so there each
+    // join so far becomes a subquery of the next.
     let using = if dim_names.is_empty() {
         String::new()
     } else {
         format!(" USING ({})", dim_names.join(", "))
     };
-    let mut from = "em".to_owned();
+    let mut from = b.read("em");
+    // The columns of the joins so far. ClickHouse's subquery names them: 18.16's `SELECT *` over
+    // a full join also yields the right side's key (`sm.d0`), and its two streams then differ.
+    let mut carried: Vec<&str> = dim_names.iter().map(String::as_str).collect();
+    carried.extend(["visitors", "visits", "pageviews", "events"]);
+    if with_time {
+        carried.extend(["sum_engaged_ms", "engaged_visits"]);
+    }
+    let join_to = |b: &Builder,
+                   carried: &mut Vec<&str>,
+                   from: String,
+                   kind: &str,
+                   right: &str,
+                   columns: &[&'static str]| {
+        let kind = if dim_names.is_empty() {
+            b.join("CROSS JOIN")
+        } else {
+            b.join(kind)
+        };
+        carried.extend(columns);
+        let joined = format!("{from} {kind} {}{using}", b.read(right));
+        if b.clickhouse() {
+            format!("(SELECT {} FROM {joined})", carried.join(", "))
+        } else {
+            joined
+        }
+    };
     let mut columns = vec![
-        "coalesce(em.visitors, 0)",
-        "coalesce(em.visits, 0)",
-        "coalesce(em.pageviews, 0)",
-        "coalesce(em.events, 0)",
+        "coalesce(visitors, 0)",
+        "coalesce(visits, 0)",
+        "coalesce(pageviews, 0)",
+        "coalesce(events, 0)",
     ];
     if with_visits {
         // The visits the metrics are over: those that started in the period with a matching
@@ -398,76 +730,132 @@ pub fn statement(
                     filter.clone()
                 };
                 let visit_filter = filter_sql(&mut b, &visit_filter);
-                let join = if visits_joined {
-                    " JOIN v USING (session_id)"
+                b.define(
+                    "ew",
+                    format!("SELECT {event_columns}{ew_columns} FROM {events} WHERE {window}"),
+                );
+                let ms = if visits_joined {
+                    format!(
+                        "SELECT session_id FROM {ew} {join} {v} USING (session_id) \
+                         WHERE {visit_filter}",
+                        ew = b.read("ew"),
+                        join = b.join("JOIN"),
+                        v = b.read("v"),
+                    )
                 } else {
-                    ""
+                    format!(
+                        "SELECT session_id FROM {} WHERE {visit_filter}",
+                        b.read("ew")
+                    )
                 };
-                sql.push_str(&format!(
-                    ", ew AS (SELECT {EVENT_COLUMNS}{ew_columns} FROM events WHERE {window}), \
-                     ms AS (SELECT session_id FROM ew{join} WHERE {visit_filter})"
-                ));
-                " AND session_id IN (SELECT session_id FROM ms)".to_owned()
+                b.define("ms", ms);
+                format!(
+                    " AND session_id IN (SELECT session_id FROM {})",
+                    b.read("ms")
+                )
             }
         };
-        sql.push_str(&format!(
-            ", sm AS (\
-               SELECT {visit_dims}count(*) AS sessions, \
-                 count(*) FILTER (WHERE visit_pageviews = 1 AND interactions = 0) AS bounced, \
-                 CAST(coalesce(sum(duration_us), 0) AS BIGINT) AS duration_us, \
-                 CAST(coalesce(sum(visit_pageviews), 0) AS BIGINT) AS visit_pageviews \
-               FROM v WHERE started >= {period_from} AND started < {period_to}{visits_of} \
-               GROUP BY ALL)",
+        let sm = format!(
+            "SELECT {visit_dims}count(*) AS sessions, \
+               {bounced} AS bounced, \
+               {duration} AS sum_duration_us, \
+               {pageviews} AS sum_visit_pageviews \
+             FROM {v} WHERE started >= {period_from} AND started < {period_to}{visits_of}\
+             {group_by}",
             visit_dims = select_dims(&visit_dims),
-        ));
-        from.push_str(&format!("{}sm{}", join_on("FULL OUTER JOIN"), using));
+            bounced = b.count_if("visit_pageviews = 1 AND interactions = 0"),
+            duration = b.sum("duration_us"),
+            pageviews = b.sum("visit_pageviews"),
+            v = b.read("v"),
+            group_by = group_by(&[]),
+        );
+        b.define("sm", sm);
+        from = join_to(
+            &b,
+            &mut carried,
+            from,
+            "FULL OUTER JOIN",
+            "sm",
+            &[
+                "sessions",
+                "bounced",
+                "sum_duration_us",
+                "sum_visit_pageviews",
+            ],
+        );
         columns.extend([
-            "coalesce(sm.sessions, 0)",
-            "coalesce(sm.bounced, 0)",
-            "coalesce(sm.duration_us, 0)",
-            "coalesce(sm.visit_pageviews, 0)",
+            "coalesce(sessions, 0)",
+            "coalesce(bounced, 0)",
+            "coalesce(sum_duration_us, 0)",
+            "coalesce(sum_visit_pageviews, 0)",
         ]);
     } else {
         columns.extend(["0", "0", "0", "0"]);
     }
     if with_time {
-        columns.extend([
-            "coalesce(em.engaged_ms, 0)",
-            "coalesce(em.engaged_visits, 0)",
-        ]);
+        columns.extend(["coalesce(sum_engaged_ms, 0)", "coalesce(engaged_visits, 0)"]);
     } else {
         columns.extend(["0", "0"]);
     }
     if with_scroll {
         // The deepest scroll of each visit on each page, then their sum and number per group.
-        sql.push_str(&format!(
-            ", sd AS (\
-               SELECT {event_dims}session_id AS scroll_visit, path AS scroll_page, \
-                 max(scroll_depth) AS depth \
-               FROM {counted} WHERE name = 'engagement' AND scroll_depth IS NOT NULL \
-               GROUP BY ALL), \
-             sg AS (\
-               SELECT {outer_dims}CAST(coalesce(sum(depth), 0) AS BIGINT) AS scroll_sum, \
-                 count(*) AS scroll_pairs \
-               FROM sd GROUP BY ALL)",
+        let sd = format!(
+            "SELECT {event_dims}session_id AS scroll_visit, path AS scroll_page, \
+               max(scroll_depth) AS depth \
+             FROM {counted} WHERE name = 'engagement' AND scroll_depth IS NOT NULL\
+             {group_by}",
             event_dims = select_dims(&event_dims),
+            counted = b.read(counted),
+            group_by = group_by(&["scroll_visit", "scroll_page"]),
+        );
+        b.define("sd", sd);
+        let sg = format!(
+            "SELECT {outer_dims}{sum} AS scroll_sum, count(*) AS scroll_pairs \
+             FROM {sd}{group_by}",
             outer_dims = select_dims(&dim_names),
-        ));
-        from.push_str(&format!("{}sg{}", join_on("LEFT JOIN"), using));
-        columns.extend(["coalesce(sg.scroll_sum, 0)", "coalesce(sg.scroll_pairs, 0)"]);
+            sum = b.sum("depth"),
+            sd = b.read("sd"),
+            group_by = group_by(&[]),
+        );
+        b.define("sg", sg);
+        from = join_to(
+            &b,
+            &mut carried,
+            from,
+            "LEFT JOIN",
+            "sg",
+            &["scroll_sum", "scroll_pairs"],
+        );
+        columns.extend(["coalesce(scroll_sum, 0)", "coalesce(scroll_pairs, 0)"]);
     } else {
         columns.extend(["0", "0"]);
     }
     let labels: Vec<String> = dimensions
         .iter()
         .zip(&dim_names)
-        .map(|(dimension, name)| label_sql(dimension, name))
+        .enumerate()
+        .map(|(i, (dimension, name))| format!("{} AS l{i}", label_sql(&b, dimension, name)))
         .collect();
-    sql.push_str(&format!(
-        " SELECT {}{} FROM {from}",
+    // Named, so that ClickHouse's rows (JSON objects) can be read by name.
+    let columns: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} AS c{i}"))
+        .collect();
+    let settings = if b.clickhouse() {
+        // Visits are whole on a shard (sharded by session), so a subquery over the events met
+        // inside a distributed read can read the shard's own part: exact, and the only way a
+        // newer server's pushed-down `IN` is not refused as double-distributed.
+        " SETTINGS distributed_product_mode = 'local'"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "{with}SELECT {}{} FROM {from}{settings}",
         select_dims(&labels),
-        columns.join(", ")
-    ));
+        columns.join(", "),
+        with = b.with_clause(),
+    );
     Statement {
         sql,
         params: b.params,
@@ -478,7 +866,11 @@ pub fn statement(
 /// piece), so a week cut by the period is labelled by its first day in it.
 fn week_floor(b: &mut Builder, query: &Query) -> String {
     let start = super::period::local_time(query.timezone, query.period.from);
-    b.instant(start.and_utc())
+    match b.dialect {
+        Dialect::DuckDb => b.instant(start.and_utc()),
+        // ClickHouse's weeks are dates (`toMonday`); the label is the floor's date either way.
+        Dialect::ClickHouse => b.date(start.date()),
+    }
 }
 
 /// The rows that roll up the UTC days of `days` (whole days) for one dimension (`None`: the
@@ -504,10 +896,8 @@ pub fn rollup_insert(site: &str, days: &Period, dimension: Option<&Dimension>) -
     let with_visits = !dimension
         .is_some_and(|d| d.is_event_dimension() && *d != Dimension::Event(EventField::Page));
     let inner = statement(&query, &dimensions, with_visits, days);
-    let mut b = Builder {
-        params: inner.params,
-        goals: &[],
-    };
+    let mut b = Builder::new(Dialect::DuckDb, &[]);
+    b.params = inner.params;
     let site = b.text(site);
     let name = b.text(&dimension.map(Dimension::name).unwrap_or_default());
     let (value, value_column) = if dimension.is_some() {
@@ -538,10 +928,7 @@ pub fn rollup_read(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Statement {
-    let mut b = Builder {
-        params: Vec::new(),
-        goals: &[],
-    };
+    let mut b = Builder::new(Dialect::DuckDb, &[]);
     let site = b.text(&query.site);
     let rolled = dimensions.iter().find(|d| !matches!(d, Dimension::Time(_)));
     let name = b.text(&rolled.map(Dimension::name).unwrap_or_default());
@@ -561,7 +948,7 @@ pub fn rollup_read(
             _ => "value".to_owned(),
         };
         columns.push(format!("{column} AS d{i}, "));
-        labels.push(format!("{}, ", label_sql(dimension, &format!("d{i}"))));
+        labels.push(format!("{}, ", label_sql(&b, dimension, &format!("d{i}"))));
     }
     let sums: Vec<String> = COUNT_COLUMNS
         .iter()
@@ -623,7 +1010,13 @@ fn dimension_sql(b: &mut Builder, dimension: &Dimension, local: &str, week_floor
         Dimension::Prop(key) => {
             let key = b.text(key);
             let none = b.text(NO_PROP);
-            format!("coalesce(props[{key}], {none})")
+            match b.dialect {
+                Dialect::DuckDb => format!("coalesce(props[{key}], {none})"),
+                // Nested props are two arrays (18.16 has no Map).
+                Dialect::ClickHouse => format!(
+                    "if(has(props.key, {key}), props.value[indexOf(props.key, {key})], {none})"
+                ),
+            }
         }
         Dimension::Goal => "goal".to_owned(),
         Dimension::Visit(field) => {
@@ -640,11 +1033,26 @@ fn dimension_sql(b: &mut Builder, dimension: &Dimension, local: &str, week_floor
         }
         // A bucket is grouped as the timestamp it starts at, and written out as text only in the
         // final projection ([`label_sql`]): formatting every row costs more than the grouping.
-        Dimension::Time(bucket) => match bucket {
-            TimeBucket::Hour => format!("date_trunc('hour', {local})"),
-            TimeBucket::Day => format!("date_trunc('day', {local})"),
-            TimeBucket::Week => format!("greatest(date_trunc('week', {local}), {week_floor})"),
-            TimeBucket::Month => format!("date_trunc('month', {local})"),
+        Dimension::Time(bucket) => match b.dialect {
+            Dialect::DuckDb => match bucket {
+                TimeBucket::Hour => format!("date_trunc('hour', {local})"),
+                TimeBucket::Day => format!("date_trunc('day', {local})"),
+                TimeBucket::Week => {
+                    format!("greatest(date_trunc('week', {local}), {week_floor})")
+                }
+                TimeBucket::Month => format!("date_trunc('month', {local})"),
+            },
+            // `local` is in microseconds; every date function is given UTC, or the server's own
+            // zone would leak in (pitfall 2). Days, weeks and months are dates.
+            Dialect::ClickHouse => {
+                let at = format!("toDateTime(intDiv({local}, 1000000), 'UTC')");
+                match bucket {
+                    TimeBucket::Hour => format!("toStartOfHour({at}, 'UTC')"),
+                    TimeBucket::Day => format!("toDate({at}, 'UTC')"),
+                    TimeBucket::Week => format!("greatest(toMonday({at}, 'UTC'), {week_floor})"),
+                    TimeBucket::Month => format!("toStartOfMonth({at}, 'UTC')"),
+                }
+            }
         },
     }
 }
@@ -663,7 +1071,7 @@ fn channel_sql(b: &mut Builder) -> String {
     let category = |b: &mut Builder, c: SourceCategory| -> String {
         let names = sources_in(c);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        format!("lower(ch_source) IN {}", list(b, &names))
+        format!("{} IN {}", b.lower("ch_source"), list(b, &names))
     };
     let (search, social, video, email) = (
         category(b, SourceCategory::Search),
@@ -671,23 +1079,31 @@ fn channel_sql(b: &mut Builder) -> String {
         category(b, SourceCategory::Video),
         category(b, SourceCategory::Email),
     );
+    let cp = b.text("cp");
+    let paid_word = b.text("paid");
     let paid = format!(
-        "(contains(ch_medium, {cp}) OR ch_medium IN {media} OR starts_with(ch_medium, {paid}) \
-          OR ch_click <> '')",
-        cp = b.text("cp"),
+        "({} OR ch_medium IN {media} OR {} OR ch_click <> '')",
+        b.contains("ch_medium", &cp),
+        b.starts_with("ch_medium", &paid_word),
         media = list(b, &["ppc", "retargeting"]),
-        paid = b.text("paid"),
     );
     let email_words: Vec<String> = EMAIL_WORDS
         .iter()
         .map(|w| {
             let w = b.text(w);
-            format!("contains(ch_medium, {w}) OR contains(ch_utm_source, {w})")
+            format!(
+                "{} OR {}",
+                b.contains("ch_medium", &w),
+                b.contains("ch_utm_source", &w)
+            )
         })
         .collect();
+    let cross_network = b.text("cross-network");
+    let video_word = b.text("video");
+    let (push, mobile, notification) = (b.text("push"), b.text("mobile"), b.text("notification"));
     let rules = [
         (
-            format!("contains(ch_campaign, {})", b.text("cross-network")),
+            b.contains("ch_campaign", &cross_network),
             Channel::CrossNetwork,
         ),
         (format!("{paid} AND {search}"), Channel::PaidSearch),
@@ -703,7 +1119,7 @@ fn channel_sql(b: &mut Builder) -> String {
             Channel::OrganicSocial,
         ),
         (
-            format!("{video} OR contains(ch_medium, {})", b.text("video")),
+            format!("{video} OR {}", b.contains("ch_medium", &video_word)),
             Channel::OrganicVideo,
         ),
         (search.clone(), Channel::OrganicSearch),
@@ -718,17 +1134,18 @@ fn channel_sql(b: &mut Builder) -> String {
         (format!("ch_medium = {}", b.text("audio")), Channel::Audio),
         (
             format!(
-                "ch_medium = {sms} OR lower(ch_source) = {sms}",
+                "ch_medium = {sms} OR {} = {sms}",
+                b.lower("ch_source"),
                 sms = b.text("sms")
             ),
             Channel::Sms,
         ),
         (
             format!(
-                "ends_with(ch_medium, {}) OR contains(ch_medium, {}) OR contains(ch_medium, {})",
-                b.text("push"),
-                b.text("mobile"),
-                b.text("notification")
+                "{} OR {} OR {}",
+                b.ends_with("ch_medium", &push),
+                b.contains("ch_medium", &mobile),
+                b.contains("ch_medium", &notification)
             ),
             Channel::MobilePush,
         ),
@@ -751,10 +1168,16 @@ fn channel_sql(b: &mut Builder) -> String {
 }
 
 /// A grouped dimension column as the text it is answered as: time buckets are formatted here.
-fn label_sql(dimension: &Dimension, column: &str) -> String {
-    match dimension {
-        Dimension::Time(TimeBucket::Hour) => format!("strftime({column}, '%Y-%m-%d %H:00:00')"),
-        Dimension::Time(_) => format!("strftime({column}, '%Y-%m-%d')"),
+fn label_sql(b: &Builder, dimension: &Dimension, column: &str) -> String {
+    match (b.dialect, dimension) {
+        (Dialect::DuckDb, Dimension::Time(TimeBucket::Hour)) => {
+            format!("strftime({column}, '%Y-%m-%d %H:00:00')")
+        }
+        (Dialect::DuckDb, Dimension::Time(_)) => format!("strftime({column}, '%Y-%m-%d')"),
+        (Dialect::ClickHouse, Dimension::Time(TimeBucket::Hour)) => {
+            format!("formatDateTime({column}, '%Y-%m-%d %H:00:00', 'UTC')")
+        }
+        (Dialect::ClickHouse, Dimension::Time(_)) => format!("toString({column})"),
         _ => column.to_owned(),
     }
 }
@@ -770,10 +1193,15 @@ fn local_time_sql(b: &mut Builder, steps: &[(DateTime<Utc>, i32)], column: &str)
         case.push_str(&format!("WHEN {column} < {until} THEN {offset} "));
     }
     let last = offset(b, steps.last().map_or(0, |s| s.1));
-    if case.is_empty() {
-        format!("({column} + to_microseconds({last}))")
+    let offset = if case.is_empty() {
+        last
     } else {
-        format!("({column} + to_microseconds(CASE {case}ELSE {last} END))")
+        format!("CASE {case}ELSE {last} END")
+    };
+    match b.dialect {
+        Dialect::DuckDb => format!("({column} + to_microseconds({offset}))"),
+        // Microseconds plus microseconds.
+        Dialect::ClickHouse => format!("(toInt64({column}) + {offset})"),
     }
 }
 
@@ -784,11 +1212,14 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
         Filter::Or(parts) => join(b, parts, " OR "),
         Filter::Not(inner) => format!("(NOT {})", filter_sql(b, inner)),
         // The visits with a matching event in the period (`ev`, which every statement has).
-        Filter::HasDone { negated, inner } => format!(
-            "({}session_id IN (SELECT session_id FROM ev WHERE {}))",
-            if *negated { "NOT " } else { "" },
-            filter_sql(b, inner)
-        ),
+        Filter::HasDone { negated, inner } => {
+            let inner = filter_sql(b, inner);
+            format!(
+                "({}session_id IN (SELECT session_id FROM {} WHERE {inner}))",
+                if *negated { "NOT " } else { "" },
+                b.read("ev"),
+            )
+        }
         Filter::Condition {
             operator,
             dimension: Dimension::Goal,
@@ -811,7 +1242,7 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
                 .map(|goal| goal_sql(b, goal))
                 .collect();
             let matched = if reached.is_empty() {
-                "false".to_owned()
+                b.truth(false).to_owned()
             } else {
                 format!("({})", reached.join(" OR "))
             };
@@ -828,11 +1259,12 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
             case_sensitive,
         } => {
             // Values are never NULL here: every column is NOT NULL, props are coalesced.
-            let value = dimension_sql(b, dimension, "ts", "ts");
+            let ts = b.ts();
+            let value = dimension_sql(b, dimension, ts, ts);
             let value = if *case_sensitive {
                 value
             } else {
-                format!("lower({value})")
+                b.lower(&value)
             };
             let clause = |b: &mut Builder, text: &str| {
                 let text = if *case_sensitive {
@@ -850,16 +1282,16 @@ fn filter_sql(b: &mut Builder, filter: &Filter) -> String {
                 Operator::Contains | Operator::ContainsNot => {
                     let any: Vec<String> = clauses
                         .iter()
-                        .map(|c| format!("contains({value}, {})", clause(b, c)))
+                        .map(|c| {
+                            let part = clause(b, c);
+                            b.contains(&value, &part)
+                        })
                         .collect();
                     format!("({})", any.join(" OR "))
                 }
                 Operator::Matches | Operator::MatchesNot => {
                     // Patterns are used as written (case_sensitive is refused for them).
-                    let any: Vec<String> = clauses
-                        .iter()
-                        .map(|c| format!("regexp_matches({value}, {})", b.text(c)))
-                        .collect();
+                    let any: Vec<String> = clauses.iter().map(|c| b.matches(&value, c)).collect();
                     format!("({})", any.join(" OR "))
                 }
             };
@@ -877,8 +1309,8 @@ fn goal_sql(b: &mut Builder, goal: &Goal) -> String {
     match goal {
         Goal::Event(name) => format!("name = {}", b.text(name)),
         Goal::Page(pattern) => format!(
-            "(name = 'pageview' AND regexp_full_match(path, {}))",
-            b.text(&Goal::path_regex(pattern))
+            "(name = 'pageview' AND {})",
+            b.matches_whole("path", &Goal::path_regex(pattern))
         ),
     }
 }
@@ -920,10 +1352,7 @@ pub fn counter_days(
     steps: &[(DateTime<Utc>, i32)],
     with_shared: bool,
 ) -> (String, Vec<Param>) {
-    let mut b = Builder {
-        params: Vec::new(),
-        goals: &[],
-    };
+    let mut b = Builder::new(Dialect::DuckDb, &[]);
     let ev = counter_events(&mut b, site, steps, None);
     let (shared, join) = if with_shared {
         (
@@ -951,10 +1380,7 @@ pub fn counter_recent(
     steps: &[(DateTime<Utc>, i32)],
     since: DateTime<Utc>,
 ) -> (String, Vec<Param>) {
-    let mut b = Builder {
-        params: Vec::new(),
-        goals: &[],
-    };
+    let mut b = Builder::new(Dialect::DuckDb, &[]);
     let ev = counter_events(&mut b, site, steps, Some(since));
     let sql = format!(
         "WITH {ev} SELECT coalesce(path, ''), day, visitor_id FROM ev \
@@ -1035,5 +1461,47 @@ mod tests {
         assert!(!s.sql.contains("DROP"), "{}", s.sql);
         assert!(s.params.contains(&Param::Text(evil.into())));
         assert!(s.params.contains(&Param::Text(q.site.clone())));
+    }
+
+    /// ClickHouse binds nothing: every value is a literal from the one escaping function, and
+    /// with those taken out, nothing of the values is left in the text.
+    #[test]
+    fn clickhouse_values_are_escaped_literals_never_text() {
+        let evil = "\\'); DROP TABLE events; --";
+        let filter = Filter::Or(vec![
+            Filter::Condition {
+                operator: Operator::Matches,
+                dimension: Dimension::Event(EventField::Page),
+                clauses: vec![evil.into()],
+                case_sensitive: true,
+            },
+            Filter::Condition {
+                operator: Operator::Contains,
+                dimension: Dimension::Prop(evil.into()),
+                clauses: vec![evil.into()],
+                case_sensitive: false,
+            },
+        ]);
+        let q = query(Some(filter));
+        let s = statement_in(
+            Dialect::ClickHouse,
+            &q,
+            &[Dimension::Prop(evil.into())],
+            true,
+            &q.period,
+        );
+        assert!(s.params.is_empty());
+        let mut text = s.sql.clone();
+        for value in [
+            q.site.clone(),
+            evil.to_owned(),
+            format!("(?-s){evil}"),
+            evil.to_lowercase(),
+        ] {
+            let literal = crate::clickhouse::literal::string(&value);
+            assert!(s.sql.contains(&literal), "{value:?} as a literal");
+            text = text.replace(&literal, "''");
+        }
+        assert!(!text.contains("DROP"), "{text}");
     }
 }
