@@ -8,14 +8,18 @@ use footfall_collector::clock::{Clock, SystemClock};
 use footfall_collector::geo::GeoDb;
 use footfall_collector::sites::Site;
 use footfall_collector::{Collector, SiteDomain};
-use footfall_queries::counters::{Counters, Rules};
+use footfall_queries::clickhouse::{schema, ClickHouseReader, ClickHouseSink, Client};
+use footfall_queries::counters::{CounterReads, Counters, Rules};
 use footfall_queries::stats::rollup;
-use footfall_queries::{owners, sites, Checkpointer, DuckDbSink, Store, Writer};
+use footfall_queries::stats::run::Events;
+use footfall_queries::{
+    owners, sites, Checkpointer, Connection, DuckDbSink, EventSink, Store, Writer,
+};
 use parking_lot::Mutex;
 
 use crate::api_keys::ApiLimiter;
 use crate::auth::{self, LoginLimits};
-use crate::config::Settings;
+use crate::config::{EventsBackend, Settings};
 use crate::rate_limit::ClientLimits;
 
 /// What every handler can reach.
@@ -33,6 +37,8 @@ pub struct App {
     /// Rolls up each day once it closes, so queries over long periods stay fast.
     pub rollups: rollup::Keeper,
     pub store: Arc<Store>,
+    /// Where the events are read from.
+    pub events: EventStore,
     /// Per-page counts for the public endpoints, advanced by the writer.
     pub counters: Arc<Counters>,
     /// Failed sign-ins, per client address and per name.
@@ -42,6 +48,22 @@ pub struct App {
     pub setup_token: Mutex<Option<String>>,
     /// Password hashes being made or checked at once, at most (each takes 19 MiB).
     pub password_checks: Arc<tokio::sync::Semaphore>,
+}
+
+/// Where the events are read from: the store's own `events` table, or ClickHouse.
+pub enum EventStore {
+    DuckDb,
+    ClickHouse(ClickHouseReader),
+}
+
+impl EventStore {
+    /// The events' reads, for work holding `conn` (a connection to the store).
+    pub fn reader<'a>(&'a self, conn: &'a Connection) -> Events<'a> {
+        match self {
+            EventStore::DuckDb => Events::DuckDb(conn),
+            EventStore::ClickHouse(reader) => Events::ClickHouse(reader),
+        }
+    }
 }
 
 impl App {
@@ -75,8 +97,30 @@ impl App {
         if collector.sites().is_empty() {
             tracing::warn!("no sites registered: every event will be dropped until you run `footfall site add DOMAIN`");
         }
-        let counters = load_counters(&store, &collector, clock.clone())?;
-        let sink = Box::new(DuckDbSink::new(store.connection()?));
+        let (events, sink, counter_reads): (EventStore, Box<dyn EventSink>, Box<dyn CounterReads>) =
+            match &settings.events {
+                EventsBackend::DuckDb => (
+                    EventStore::DuckDb,
+                    Box::new(DuckDbSink::new(store.connection()?)),
+                    Box::new(store.connection()?),
+                ),
+                EventsBackend::ClickHouse(servers) => {
+                    let shards: Vec<Client> = servers.iter().map(Client::new).collect();
+                    // Every shard must be up at start: the schema is made (or checked) on each.
+                    schema::apply(&shards).context(
+                        "cannot prepare the ClickHouse tables (see [clickhouse] shards)",
+                    )?;
+                    tracing::info!("events go to ClickHouse, {} shard(s)", shards.len());
+                    // Reads go through the first shard's Distributed tables, which reach all.
+                    let reader = ClickHouseReader::new(shards[0].clone());
+                    (
+                        EventStore::ClickHouse(reader.clone()),
+                        Box::new(ClickHouseSink::new(shards)?),
+                        Box::new(reader),
+                    )
+                }
+            };
+        let counters = load_counters(counter_reads, &collector, clock.clone())?;
         let writer = Writer::spawn_observed(
             sink,
             collector.clone(),
@@ -86,6 +130,7 @@ impl App {
         let checkpointer = Checkpointer::spawn(&store)?;
         // Every setting is made by now.
         store.lock_configuration()?;
+        // With ClickHouse, the store's own events table stays empty and the keeper idles.
         let rollups = rollup::Keeper::spawn(store.connection()?, clock);
         let setup_token = first_run_link(&store)?;
         // Made now, so that the first sign-in with an unknown name takes no longer than others.
@@ -102,6 +147,7 @@ impl App {
             writer,
             checkpointer: Mutex::new(checkpointer),
             store,
+            events,
             counters,
             login_limits: LoginLimits::default(),
             setup_token: Mutex::new(setup_token),
@@ -122,7 +168,7 @@ fn first_run_link(store: &Store) -> anyhow::Result<Option<String>> {
 /// The public sites' counts from the store, each in its site's time zone. Done before the writer
 /// starts, so that no event is counted twice.
 fn load_counters(
-    store: &Store,
+    reads: Box<dyn CounterReads>,
     collector: &Arc<Collector>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<Counters>> {
@@ -136,7 +182,7 @@ fn load_counters(
             .then(|| site.settings.timezone.parse().unwrap_or(Tz::UTC))
     });
     let started = std::time::Instant::now();
-    let counters = Counters::load(store.connection()?, rules, clock)
+    let counters = Counters::load(reads, rules, clock)
         .context("cannot count the stored events for the public counters")?;
     tracing::info!("public counts loaded in {:.1?}", started.elapsed());
     Ok(Arc::new(counters))

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use footfall_collector::sites::{compile_globs, PublicCounters, SiteSettings};
 use footfall_collector::{CollectorSettings, SiteDomain};
+use footfall_queries::clickhouse::ClickHouseConfig;
 use footfall_queries::stats::Goal;
 use footfall_queries::{StoreOptions, WriterSettings};
 use ipnet::IpNet;
@@ -34,10 +35,52 @@ pub struct Config {
     pub collector: CollectorConfig,
     pub writer: WriterConfig,
     pub store: StoreConfig,
+    pub clickhouse: ClickHouseSection,
     pub api: ApiConfig,
     pub rate_limits: RateLimitsConfig,
     pub connections: ConnectionsConfig,
     pub sites: Vec<SiteConfig>,
+}
+
+/// `[clickhouse]`: where the events go when `store.backend = "clickhouse"`. Its `Debug` leaves
+/// the password out.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClickHouseSection {
+    /// Each shard's HTTP URL, every shard of the cluster once.
+    pub shards: Vec<String>,
+    pub user: String,
+    pub password: String,
+    pub query_timeout_seconds: u32,
+    /// The writer's batches for ClickHouse, which wants about one insert a second per table
+    /// with thousands of rows each, where DuckDB wants small frequent commits.
+    pub batch_rows: usize,
+    pub flush_interval_ms: u64,
+}
+
+impl std::fmt::Debug for ClickHouseSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseSection")
+            .field("shards", &self.shards)
+            .field("user", &self.user)
+            .field("query_timeout_seconds", &self.query_timeout_seconds)
+            .field("batch_rows", &self.batch_rows)
+            .field("flush_interval_ms", &self.flush_interval_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClickHouseSection {
+    fn default() -> Self {
+        ClickHouseSection {
+            shards: Vec::new(),
+            user: "default".into(),
+            password: String::new(),
+            query_timeout_seconds: 60,
+            batch_rows: 30_000,
+            flush_interval_ms: 1_000,
+        }
+    }
 }
 
 /// Per client address; see [`RateLimits`] for the defaults and why.
@@ -119,6 +162,8 @@ pub struct WriterConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
+    /// Where events are kept: `duckdb` (the data directory's file) or `clickhouse`.
+    pub backend: String,
     pub memory_limit: String,
     pub threads: u32,
 }
@@ -175,6 +220,7 @@ impl Default for Config {
             collector: CollectorConfig::default(),
             writer: WriterConfig::default(),
             store: StoreConfig::default(),
+            clickhouse: ClickHouseSection::default(),
             api: ApiConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             connections: ConnectionsConfig::default(),
@@ -210,6 +256,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         let d = StoreOptions::default();
         StoreConfig {
+            backend: "duckdb".into(),
             memory_limit: d.memory_limit,
             threads: d.threads,
         }
@@ -232,6 +279,8 @@ pub struct Settings {
     pub collector: CollectorSettings,
     pub writer: WriterSettings,
     pub store: StoreOptions,
+    /// Where events are written and read.
+    pub events: EventsBackend,
     /// Stats API requests each key may make per hour.
     pub api_requests_per_hour: u32,
     /// How long browsers and proxies may keep a public count (`Cache-Control: max-age`).
@@ -244,6 +293,15 @@ pub struct Settings {
     pub sites: Vec<SiteSettings>,
     /// The goals the file declares, per site domain (others are in the store).
     pub goals: HashMap<String, Vec<Goal>>,
+}
+
+/// Where events are written and read. The small tables (sites, keys, owners, goals, shared
+/// links) are in the data directory's DuckDB file either way.
+#[derive(Debug, Clone)]
+pub enum EventsBackend {
+    DuckDb,
+    /// One server per shard, in the order the writer splits batches by (`session_id % shards`).
+    ClickHouse(Vec<ClickHouseConfig>),
 }
 
 /// A configuration that cannot be used, and why.
@@ -508,6 +566,14 @@ impl Config {
         // A flush interval past a few seconds would break the 10-second shutdown promise.
         check_range("writer.flush_interval_ms", w.flush_interval_ms, 1, 5_000)?;
         check_range("store.threads", self.store.threads.into(), 1, 256)?;
+        let events = self.events_backend()?;
+        let (batch_rows, flush_interval_ms) = match events {
+            EventsBackend::DuckDb => (w.batch_rows, w.flush_interval_ms),
+            EventsBackend::ClickHouse(_) => (
+                self.clickhouse.batch_rows,
+                self.clickhouse.flush_interval_ms,
+            ),
+        };
         // A day at most: counts are meant to look live.
         check_range(
             "api.public_max_age_seconds",
@@ -583,9 +649,10 @@ impl Config {
             },
             writer: WriterSettings {
                 queue_capacity: w.queue_capacity,
-                batch_rows: w.batch_rows,
-                flush_interval: Duration::from_millis(w.flush_interval_ms),
+                batch_rows,
+                flush_interval: Duration::from_millis(flush_interval_ms),
             },
+            events,
             store: StoreOptions {
                 memory_limit: self.store.memory_limit.clone(),
                 threads: self.store.threads,
@@ -611,6 +678,77 @@ impl Config {
             goals: validate_goals(&self.sites)?,
             data_dir: self.data_dir,
         })
+    }
+}
+
+impl Config {
+    /// `store.backend` and, for ClickHouse, `[clickhouse]`.
+    fn events_backend(&self) -> Result<EventsBackend, ConfigError> {
+        match self.store.backend.as_str() {
+            "duckdb" => Ok(EventsBackend::DuckDb),
+            "clickhouse" => {
+                let ch = &self.clickhouse;
+                if ch.shards.is_empty() {
+                    return Err(invalid(
+                        "clickhouse.shards",
+                        "store.backend is clickhouse: list each shard's HTTP URL, such as [\"http://127.0.0.1:8123\"]",
+                    ));
+                }
+                let mut seen = HashSet::new();
+                for url in &ch.shards {
+                    let parsed = url::Url::parse(url).ok().filter(|u| {
+                        matches!(u.scheme(), "http" | "https")
+                            && u.host_str().is_some()
+                            && u.path() == "/"
+                            && u.query().is_none()
+                            && u.username().is_empty()
+                    });
+                    if parsed.is_none() {
+                        return Err(invalid(
+                            "clickhouse.shards",
+                            format!("{url:?} is not an HTTP URL such as http://10.0.0.5:8123 (no path or credentials: set clickhouse.user and clickhouse.password)"),
+                        ));
+                    }
+                    if !seen.insert(url.trim_end_matches('/')) {
+                        return Err(invalid(
+                            "clickhouse.shards",
+                            format!("{url:?} is listed twice"),
+                        ));
+                    }
+                }
+                check_range(
+                    "clickhouse.query_timeout_seconds",
+                    ch.query_timeout_seconds.into(),
+                    1,
+                    3_600,
+                )?;
+                check_range("clickhouse.batch_rows", ch.batch_rows as u64, 1, 1_000_000)?;
+                // As the writer's own: past a few seconds the 10-second shutdown would not hold.
+                check_range(
+                    "clickhouse.flush_interval_ms",
+                    ch.flush_interval_ms,
+                    1,
+                    5_000,
+                )?;
+                Ok(EventsBackend::ClickHouse(
+                    ch.shards
+                        .iter()
+                        .map(|url| ClickHouseConfig {
+                            url: url.trim_end_matches('/').to_owned(),
+                            user: ch.user.clone(),
+                            password: ch.password.clone(),
+                            max_execution_time: Duration::from_secs(
+                                ch.query_timeout_seconds.into(),
+                            ),
+                        })
+                        .collect(),
+                ))
+            }
+            other => Err(invalid(
+                "store.backend",
+                format!("{other:?} is not duckdb or clickhouse"),
+            )),
+        }
     }
 }
 
@@ -829,6 +967,45 @@ mod tests {
         assert_eq!(s.listen, "0.0.0.0:1".parse().unwrap());
     }
 
+    /// ClickHouse: its servers, its own batches for the writer, and a password kept out of the
+    /// settings' `Debug`.
+    #[test]
+    fn the_clickhouse_backend_is_configured_by_its_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("footfall.toml");
+        std::fs::write(
+            &path,
+            "[store]\nbackend = \"clickhouse\"\n[clickhouse]\n\
+             shards = [\"http://10.0.0.5:8123/\", \"https://ch2.internal:8443\"]\n\
+             user = \"footfall\"\nbatch_rows = 20000\n",
+        )
+        .unwrap();
+        let overrides = Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        };
+        let (s, _) = load(
+            &overrides,
+            env(&[("FOOTFALL_CLICKHOUSE__PASSWORD", "s3cret-word")]),
+        )
+        .unwrap();
+        let EventsBackend::ClickHouse(servers) = &s.events else {
+            panic!("{:?}", s.events);
+        };
+        let urls: Vec<&str> = servers.iter().map(|c| c.url.as_str()).collect();
+        assert_eq!(urls, ["http://10.0.0.5:8123", "https://ch2.internal:8443"]);
+        assert!(servers
+            .iter()
+            .all(|c| c.user == "footfall" && c.password == "s3cret-word"));
+        assert_eq!(s.writer.batch_rows, 20_000);
+        assert_eq!(s.writer.flush_interval, Duration::from_secs(1));
+        assert!(!format!("{s:?}").contains("s3cret-word"));
+        // DuckDB keeps the writer's own batches.
+        let (s, _) = load(&no_file(), env(&[])).unwrap();
+        assert!(matches!(s.events, EventsBackend::DuckDb));
+        assert_eq!(s.writer.flush_interval, Duration::from_millis(200));
+    }
+
     #[test]
     fn errors_name_the_key() {
         let dir = tempfile::tempdir().unwrap();
@@ -842,6 +1019,24 @@ mod tests {
             ("trusted_proxies = [\"10.0.0.0/33\"]", "trusted_proxies"),
             ("client_ip_header = \"x-client\"", "client_ip_header"),
             ("[store]\nmemory_limit = \"lots\"", "store.memory_limit"),
+            ("[store]\nbackend = \"postgres\"", "store.backend"),
+            ("[store]\nbackend = \"clickhouse\"", "clickhouse.shards"),
+            (
+                "[store]\nbackend = \"clickhouse\"\n[clickhouse]\nshards = [\"ftp://x:21\"]",
+                "clickhouse.shards",
+            ),
+            (
+                "[store]\nbackend = \"clickhouse\"\n[clickhouse]\nshards = [\"http://u:p@x:8123\"]",
+                "clickhouse.shards",
+            ),
+            (
+                "[store]\nbackend = \"clickhouse\"\n[clickhouse]\nshards = [\"http://a:8123\", \"http://a:8123/\"]",
+                "clickhouse.shards: \"http://a:8123/\" is listed twice",
+            ),
+            (
+                "[store]\nbackend = \"clickhouse\"\n[clickhouse]\nshards = [\"http://a:8123\"]\nflush_interval_ms = 60000",
+                "clickhouse.flush_interval_ms",
+            ),
             ("[[sites]]\ndomain = \"https://x.com\"", "sites[0].domain"),
             (
                 "[[sites]]\ndomain = \"x.com\"\ntimezone = \"Mars/Olympus\"",

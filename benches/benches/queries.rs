@@ -126,7 +126,7 @@ fn answer(conn: &Connection, body: &Value) -> Value {
         .unwrap()
         .plan(chrono_tz::Tz::UTC, now(), None, &[])
         .unwrap()
-        .answer(conn)
+        .answer(conn, conn)
         .unwrap()
 }
 

@@ -48,7 +48,7 @@ fn main() {
         // The whole answer, as the bench times it, and its parts.
         for _ in 0..5 {
             let started = std::time::Instant::now();
-            planned.answer(&conn).unwrap();
+            planned.answer(&conn, &conn).unwrap();
             let answered = started.elapsed();
             let started = std::time::Instant::now();
             footfall_queries::stats::run(&conn, query).unwrap();

@@ -48,6 +48,14 @@ pub fn totals_since(conn: &Connection, since: NaiveDate) -> Result<Vec<DropTotal
     Ok(totals)
 }
 
+/// The first and last UTC day that `period` touches.
+pub fn utc_days(period: &Period) -> (NaiveDate, NaiveDate) {
+    (
+        period.from.date_naive(),
+        (period.to - Duration::nanoseconds(1)).date_naive(),
+    )
+}
+
 /// One site's dropped events per reason over the UTC days that `period` touches (drops are
 /// counted per UTC day, so a period in another zone reads the days around its edges whole).
 pub fn for_period(
@@ -55,8 +63,7 @@ pub fn for_period(
     site: &str,
     period: &Period,
 ) -> Result<Vec<(DropReason, u64)>, StoreError> {
-    let first = period.from.date_naive();
-    let last = (period.to - Duration::nanoseconds(1)).date_naive();
+    let (first, last) = utc_days(period);
     let mut stmt = conn.prepare_cached(
         "SELECT reason, sum(count)::UBIGINT FROM dropped_events \
          WHERE site = ? AND day BETWEEN ? AND ? GROUP BY reason ORDER BY 2 DESC, reason",

@@ -14,6 +14,13 @@ pub trait EventSink: Send + 'static {
     fn write_batch(&mut self, events: &[Event], drops: &[DropCount]) -> Result<(), StoreError>;
     /// Makes everything written durable in the main file (called at shutdown).
     fn checkpoint(&mut self) -> Result<(), StoreError>;
+    /// Whether new hits are refused while writes fail. Yes for a local file: its failures (a
+    /// full disk) last until someone acts, and a queue that may never reach the store must not
+    /// acknowledge more. A remote store's failures are outages that pass (a shard restarting),
+    /// so it says no: the queue absorbs them and hits are refused only once it is full.
+    fn refuse_while_failing(&self) -> bool {
+        true
+    }
 }
 
 /// Appends to DuckDB with its `Appender`, one transaction per batch.

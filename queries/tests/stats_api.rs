@@ -25,7 +25,7 @@ fn now() -> DateTime<Utc> {
 fn ask(conn: &duckdb::Connection, body: Value) -> Result<Value, QueryError> {
     let request = api::parse(&body)?;
     let first = footfall_queries::stats::run::first_event(conn, &request.site_id)?;
-    request.plan(Tz::UTC, now(), first, &[])?.answer(conn)
+    request.plan(Tz::UTC, now(), first, &[])?.answer(conn, conn)
 }
 
 #[test]
@@ -328,7 +328,9 @@ fn goals_break_down_conversions_and_rates() {
         body["date_range"] = json!("all");
         let request = api::parse(&body)?;
         let first = footfall_queries::stats::run::first_event(&conn, &request.site_id)?;
-        request.plan(Tz::UTC, now(), first, &goals)?.answer(&conn)
+        request
+            .plan(Tz::UTC, now(), first, &goals)?
+            .answer(&conn, &conn)
     };
 
     // Conversions by goal (Plausible's goal report): names as Plausible shows them.

@@ -39,7 +39,7 @@ fn answer(conn: &duckdb::Connection, body: &Value) -> Result<Value, QueryError> 
     let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
     api::parse(body)
         .and_then(|request| request.plan(chrono_tz::Tz::UTC, now, None, &[]))
-        .and_then(|plan| plan.answer(conn))
+        .and_then(|plan| plan.answer(conn, conn))
 }
 
 /// Found by the million-filter run (seed 2026, query 186,847): a filter naming five channels

@@ -13,7 +13,8 @@ use axum::Json;
 use chrono::Utc;
 use chrono_tz::Tz;
 use footfall_collector::SiteDomain;
-use footfall_queries::stats::{api, run as stats_run, QueryError};
+use footfall_queries::stats::run::Events;
+use footfall_queries::stats::{api, QueryError};
 use footfall_queries::{goals, keys};
 use serde_json::Value;
 
@@ -57,9 +58,9 @@ pub(super) async fn answer(
         .ok()
         .and_then(|d| app.settings.goals.get(d.as_str()).cloned())
         .unwrap_or_default();
-    blocking(app, move |conn| {
+    reading(app, move |conn, events| {
         let request = api::parse(&json)?;
-        let first_event = stats_run::first_event(conn, &request.site_id)?;
+        let first_event = events.first_event(&request.site_id)?;
         // The config file's goals, then those added from the command line.
         for goal in goals::list(conn, &request.site_id)? {
             if !site_goals.contains(&goal) {
@@ -68,7 +69,7 @@ pub(super) async fn answer(
         }
         request
             .plan(timezone, Utc::now(), first_event, &site_goals)?
-            .answer(conn)
+            .answer(conn, &events)
     })
     .await
 }
@@ -86,8 +87,8 @@ pub async fn get_realtime_visitors(
         .ok_or_else(|| AppError::BadRequest(MISSING_SITE.into()))?
         .clone();
     authorize(&app, &headers, &site_id).await?;
-    let visitors = blocking(&app, move |conn| {
-        stats_run::realtime_visitors(conn, &site_id, Utc::now())
+    let visitors = reading(&app, move |_, events| {
+        events.realtime_visitors(&site_id, Utc::now())
     })
     .await?;
     Ok(Json(visitors).into_response())
@@ -133,10 +134,21 @@ pub(super) async fn blocking<T: Send + 'static>(
     app: &Arc<App>,
     work: impl FnOnce(&footfall_queries::Connection) -> Result<T, QueryError> + Send + 'static,
 ) -> Result<T, AppError> {
-    let store = app.store.clone();
+    reading(app, move |conn, _| work(conn)).await
+}
+
+/// [`blocking`], with the events' reads (the store's own, or ClickHouse's) beside the
+/// connection to the store.
+pub(super) async fn reading<T: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce(&footfall_queries::Connection, Events<'_>) -> Result<T, QueryError>
+        + Send
+        + 'static,
+) -> Result<T, AppError> {
+    let app = app.clone();
     tokio::task::spawn_blocking(move || {
-        let conn = store.connection().map_err(QueryError::Store)?;
-        work(&conn)
+        let conn = app.store.connection().map_err(QueryError::Store)?;
+        work(&conn, app.events.reader(&conn))
     })
     .await
     .map_err(|e| AppError::Internal(anyhow::anyhow!("query task failed: {e}")))?

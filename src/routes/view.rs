@@ -15,15 +15,16 @@ use chrono::Utc;
 use chrono_tz::Tz;
 use footfall_collector::sites::Site;
 use footfall_collector::SiteDomain;
+use footfall_queries::shares;
 use footfall_queries::shares::OpenLink;
-use footfall_queries::stats::{api, run as stats_run, Period, QueryError};
-use footfall_queries::{drops, shares};
+use footfall_queries::stats::run::Events;
+use footfall_queries::stats::{api, Period, QueryError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::owner::{private, require_owner};
 use super::share::unlocked;
-use super::stats::{answer, blocking};
+use super::stats::{answer, blocking, reading};
 use crate::app::App;
 use crate::auth;
 use crate::error::AppError;
@@ -170,18 +171,13 @@ pub async fn post_query(
 }
 
 /// The period a body's `date_range` stands for on its site, resolved as the Stats API does.
-fn period_of(
-    conn: &footfall_queries::Connection,
-    json: &Value,
-    site_id: &str,
-    tz: Tz,
-) -> Result<Period, QueryError> {
+fn period_of(events: &Events, json: &Value, site_id: &str, tz: Tz) -> Result<Period, QueryError> {
     let request = api::parse(&json!({
         "site_id": site_id,
         "date_range": json.get("date_range").cloned().unwrap_or(Value::Null),
         "metrics": ["events"],
     }))?;
-    let first_event = stats_run::first_event(conn, site_id)?;
+    let first_event = events.first_event(site_id)?;
     Ok(request.plan(tz, Utc::now(), first_event, &[])?.query.period)
 }
 
@@ -193,9 +189,9 @@ pub async fn post_prop_keys(
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     let (json, site_id, tz) = viewer.site_of(&app, &body)?;
-    let keys = blocking(&app, move |conn| {
-        let period = period_of(conn, &json, &site_id, tz)?;
-        stats_run::prop_keys(conn, &site_id, &period)
+    let keys = reading(&app, move |_, events| {
+        let period = period_of(&events, &json, &site_id, tz)?;
+        events.prop_keys(&site_id, &period)
     })
     .await?;
     Ok(private(Json(json!({ "keys": keys })).into_response()))
@@ -214,9 +210,9 @@ pub async fn post_dropped(
         ));
     }
     let (json, site_id, tz) = viewer.site_of(&app, &body)?;
-    let totals = blocking(&app, move |conn| {
-        let period = period_of(conn, &json, &site_id, tz)?;
-        Ok(drops::for_period(conn, &site_id, &period)?)
+    let totals = reading(&app, move |_, events| {
+        let period = period_of(&events, &json, &site_id, tz)?;
+        events.dropped(&site_id, &period)
     })
     .await?;
     let results: Vec<Value> = totals

@@ -17,7 +17,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 /// Where a server is and who we are to it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClickHouseConfig {
     /// `http://host:8123` or `https://host:8443`: whether that is loopback, a private network or
     /// TLS to a remote server is the deployment's choice; the client speaks both.
@@ -27,6 +27,17 @@ pub struct ClickHouseConfig {
     /// The server stops a statement past this (`max_execution_time`). The client waits a little
     /// longer, so that the server's own error, which names the query, is what comes back.
     pub max_execution_time: Duration,
+}
+
+impl std::fmt::Debug for ClickHouseConfig {
+    // Not derived: the password stays out of logs and panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .field("max_execution_time", &self.max_execution_time)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClickHouseConfig {

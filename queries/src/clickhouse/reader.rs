@@ -5,13 +5,19 @@
 //!
 //! Counts are always read from the events: the daily rollups are DuckDB's (ClickHouse's own
 //! `daily` and `sessions` tables are not read yet).
+//!
+//! Also the other reads of the events: the first event (`all`), realtime visitors, prop keys,
+//! and the public counters' ([`CounterReads`]).
 
+use chrono::{DateTime, NaiveDate, Utc};
+use footfall_collector::DropReason;
 use serde_json::Value;
 
 use super::client::{ClickHouseError, Client};
+use crate::counters::{CounterReads, DayRow, SiteSpan, Span};
 use crate::error::StoreError;
 use crate::stats::figures::Counts;
-use crate::stats::model::{Dimension, Query};
+use crate::stats::model::{Dimension, Period, Query};
 use crate::stats::run::CountSource;
 use crate::stats::sql::{self, Dialect};
 use crate::stats::QueryError;
@@ -27,6 +33,165 @@ impl ClickHouseReader {
     pub fn new(client: Client) -> Self {
         ClickHouseReader { client }
     }
+
+    fn rows(&self, sql: &str) -> Result<Vec<Value>, StoreError> {
+        Ok(self.client.query_json_rows(sql)?)
+    }
+
+    fn bad(&self, reason: String) -> StoreError {
+        StoreError::ClickHouse(ClickHouseError::Decode {
+            url: self.client.url().to_owned(),
+            reason,
+        })
+    }
+
+    /// The one row of an aggregate without grouping.
+    fn one(&self, sql: &str) -> Result<Value, StoreError> {
+        self.rows(sql)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| self.bad("an aggregate returned no row".to_owned()))
+    }
+
+    /// The site's first event, where the `all` date range starts.
+    pub fn first_event(&self, site: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = self.one(&sql::clickhouse::first_event(site))?;
+        if number(&row, "n").map_err(|e| self.bad(e))? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(instant(&row, "first").map_err(|e| self.bad(e))?))
+    }
+
+    /// Visitors on the site in the five minutes before `now`.
+    pub fn realtime_visitors(&self, site: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let since = now - chrono::Duration::minutes(5);
+        let row = self.one(&sql::clickhouse::visitors_since(site, since))?;
+        number(&row, "n").map_err(|e| self.bad(e))
+    }
+
+    /// A site's dropped events per reason over the UTC days that `period` touches, most first.
+    pub fn dropped(
+        &self,
+        site: &str,
+        period: &Period,
+    ) -> Result<Vec<(DropReason, u64)>, StoreError> {
+        let (first, last) = crate::drops::utc_days(period);
+        let mut totals = Vec::new();
+        for row in self.rows(&sql::clickhouse::dropped(site, first, last))? {
+            let reason = text(&row, "reason").map_err(|e| self.bad(e))?;
+            // Reasons this build does not know (from a newer one) are skipped.
+            if let Some(reason) = DropReason::parse(&reason) {
+                totals.push((reason, number(&row, "n").map_err(|e| self.bad(e))?));
+            }
+        }
+        Ok(totals)
+    }
+
+    /// The prop keys of the site's events in `period`, most used first (at most 100).
+    pub fn prop_keys(&self, site: &str, period: &Period) -> Result<Vec<String>, StoreError> {
+        self.rows(&sql::clickhouse::prop_keys(site, period))?
+            .iter()
+            .map(|row| text(row, "key").map_err(|e| self.bad(e)))
+            .collect()
+    }
+}
+
+impl CounterReads for ClickHouseReader {
+    fn sites_with_events(&self) -> Result<Vec<SiteSpan>, StoreError> {
+        self.rows(sql::clickhouse::sites_with_events())?
+            .iter()
+            .map(|row| {
+                Ok((
+                    text(row, "site")?,
+                    instant(row, "first")?,
+                    instant(row, "last")?,
+                ))
+            })
+            .collect::<Result<_, String>>()
+            .map_err(|e| self.bad(e))
+    }
+
+    fn site_span(&self, site: &str) -> Result<Option<Span>, StoreError> {
+        let row = self.one(&sql::clickhouse::site_span(site))?;
+        let span = || -> Result<_, String> {
+            if number(&row, "n")? == 0 {
+                return Ok(None);
+            }
+            Ok(Some((instant(&row, "first")?, instant(&row, "last")?)))
+        };
+        span().map_err(|e| self.bad(e))
+    }
+
+    fn counter_days(
+        &self,
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        with_shared: bool,
+    ) -> Result<Vec<DayRow>, StoreError> {
+        self.rows(&sql::clickhouse::counter_days(site, steps, with_shared))?
+            .iter()
+            .map(|row| {
+                Ok(DayRow {
+                    path: text(row, "path")?,
+                    day: day(row, "day_text")?,
+                    pageviews: number(row, "pageview_count")?,
+                    visitors: number(row, "visitors")?,
+                    shared_with_next: number(row, "shared")?,
+                })
+            })
+            .collect::<Result<_, String>>()
+            .map_err(|e| self.bad(e))
+    }
+
+    fn counter_recent(
+        &self,
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, NaiveDate, u64)>, StoreError> {
+        self.rows(&sql::clickhouse::counter_recent(site, steps, since))?
+            .iter()
+            .map(|row| {
+                Ok((
+                    text(row, "path")?,
+                    day(row, "day_text")?,
+                    number(row, "visitor_id")?,
+                ))
+            })
+            .collect::<Result<_, String>>()
+            .map_err(|e| self.bad(e))
+    }
+}
+
+fn text(row: &Value, key: &str) -> Result<String, String> {
+    match row.get(key) {
+        Some(Value::String(text)) => Ok(text.clone()),
+        other => Err(format!("{key} is {other:?}")),
+    }
+}
+
+/// An unsigned integer column: a JSON number, or a quoted one
+/// (`output_format_json_quote_64bit_integers`).
+fn number(row: &Value, key: &str) -> Result<u64, String> {
+    let value = row.get(key);
+    value
+        .and_then(|v| match v {
+            Value::Number(n) => n.as_u64().or(n.as_i64().map(|n| n.max(0) as u64)),
+            Value::String(text) => text.parse::<u64>().ok(),
+            _ => None,
+        })
+        .ok_or_else(|| format!("{key} is {value:?}"))
+}
+
+/// Microseconds since the epoch.
+fn instant(row: &Value, key: &str) -> Result<DateTime<Utc>, String> {
+    let micros = i64::try_from(number(row, key)?).map_err(|e| format!("{key}: {e}"))?;
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| format!("{key} = {micros} is no instant"))
+}
+
+fn day(row: &Value, key: &str) -> Result<NaiveDate, String> {
+    let text = text(row, key)?;
+    NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| format!("{key} = {text:?}: {e}"))
 }
 
 impl CountSource for ClickHouseReader {
@@ -67,41 +232,10 @@ impl CountSource for ClickHouseReader {
 /// One row of the counting statement: labels `l0…`, then the counts `c0…c11` in the order of
 /// [`sql::COUNT_COLUMNS`].
 fn group(row: &Value, width: usize) -> Result<(Vec<String>, Counts), String> {
-    let label = |i: usize| -> Result<String, String> {
-        match row.get(format!("l{i}")) {
-            Some(Value::String(text)) => Ok(text.clone()),
-            other => Err(format!("label l{i} is {other:?}")),
-        }
-    };
-    let count = |i: usize| -> Result<u64, String> {
-        let value = row.get(format!("c{i}"));
-        value
-            .and_then(|v| match v {
-                Value::Number(n) => n.as_i64().map(|n| n.max(0) as u64).or(n.as_u64()),
-                // A 64-bit integer quoted after all (`output_format_json_quote_64bit_integers`).
-                Value::String(text) => text.parse::<i64>().ok().map(|n| n.max(0) as u64),
-                _ => None,
-            })
-            .ok_or_else(|| format!("count c{i} is {value:?}"))
-    };
+    let label = |i: usize| text(row, &format!("l{i}"));
+    let count = |i: usize| number(row, &format!("c{i}"));
     let dims = (0..width).map(label).collect::<Result<Vec<_>, _>>()?;
-    Ok((
-        dims,
-        Counts {
-            visitors: count(0)?,
-            visits: count(1)?,
-            pageviews: count(2)?,
-            events: count(3)?,
-            sessions: count(4)?,
-            bounced: count(5)?,
-            duration_us: count(6)?,
-            visit_pageviews: count(7)?,
-            engaged_ms: count(8)?,
-            engaged_visits: count(9)?,
-            scroll_sum: count(10)?,
-            scroll_pairs: count(11)?,
-        },
-    ))
+    Ok((dims, Counts::read(count)?))
 }
 
 #[cfg(test)]

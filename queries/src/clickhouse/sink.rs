@@ -187,6 +187,12 @@ impl EventSink for ClickHouseSink {
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// A shard that does not answer is restarting or unreachable for a while: the writer's
+    /// queue holds what it cannot deliver, and hits are refused only once that is full.
+    fn refuse_while_failing(&self) -> bool {
+        false
+    }
 }
 
 /// `session_id % shards`, the Distributed table's choice for key `session_id` and equal weights.

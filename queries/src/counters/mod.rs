@@ -75,8 +75,8 @@ pub struct Counters {
     clock: Arc<dyn Clock>,
     /// Sites to (re)load from the store, between two commits.
     pending: Mutex<Vec<String>>,
-    /// The connection those loads read with.
-    conn: Mutex<Option<Connection>>,
+    /// The store those loads read from.
+    reads: Mutex<Option<Box<dyn CounterReads>>>,
 }
 
 struct SiteCounts {
@@ -202,49 +202,157 @@ impl Days {
     }
 }
 
+/// The first and the last event's instant.
+pub type Span = (DateTime<Utc>, DateTime<Utc>);
+/// A site and the span of its events.
+pub type SiteSpan = (String, DateTime<Utc>, DateTime<Utc>);
+
+/// One row of a site's counted days: a page (or `''`, the whole site) on one local day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayRow {
+    pub path: String,
+    pub day: NaiveDate,
+    pub pageviews: u64,
+    pub visitors: u64,
+    /// Visitors also seen on the page the next local day (a visitor id lives one UTC day).
+    pub shared_with_next: u64,
+}
+
+/// What the counters read from the store where the events are (DuckDB, or ClickHouse through
+/// `clickhouse::ClickHouseReader`): the statements of `stats::sql`, in the store's dialect.
+pub trait CounterReads: Send {
+    /// Every site with events, and the span of its events.
+    fn sites_with_events(&self) -> Result<Vec<SiteSpan>, StoreError>;
+    /// The span of a site's events; `None` when it has none.
+    fn site_span(&self, site: &str) -> Result<Option<Span>, StoreError>;
+    /// A site's counts per page and local day (see `sql::counter_days`).
+    fn counter_days(
+        &self,
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        with_shared: bool,
+    ) -> Result<Vec<DayRow>, StoreError>;
+    /// The (page, local day, visitor) pairs since `since` (see `sql::counter_recent`).
+    fn counter_recent(
+        &self,
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, NaiveDate, u64)>, StoreError>;
+}
+
+impl CounterReads for Box<dyn CounterReads> {
+    fn sites_with_events(&self) -> Result<Vec<SiteSpan>, StoreError> {
+        (**self).sites_with_events()
+    }
+
+    fn site_span(&self, site: &str) -> Result<Option<Span>, StoreError> {
+        (**self).site_span(site)
+    }
+
+    fn counter_days(
+        &self,
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        with_shared: bool,
+    ) -> Result<Vec<DayRow>, StoreError> {
+        (**self).counter_days(site, steps, with_shared)
+    }
+
+    fn counter_recent(
+        &self,
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, NaiveDate, u64)>, StoreError> {
+        (**self).counter_recent(site, steps, since)
+    }
+}
+
+impl CounterReads for Connection {
+    fn sites_with_events(&self) -> Result<Vec<SiteSpan>, StoreError> {
+        let mut stmt = self.prepare(sql::sites_with_events())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn site_span(&self, site: &str) -> Result<Option<Span>, StoreError> {
+        Ok(self.query_row(sql::site_span(), [site], |r| {
+            Ok(r.get::<_, Option<DateTime<Utc>>>(0)?.zip(r.get(1)?))
+        })?)
+    }
+
+    fn counter_days(
+        &self,
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        with_shared: bool,
+    ) -> Result<Vec<DayRow>, StoreError> {
+        let (statement, params) = sql::counter_days(site, steps, with_shared);
+        let mut stmt = self.prepare(&statement)?;
+        let rows = stmt.query_map(params_from_iter(params), |row| {
+            Ok(DayRow {
+                path: row.get(0)?,
+                day: row.get(1)?,
+                pageviews: row.get(2)?,
+                visitors: row.get(3)?,
+                shared_with_next: row.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn counter_recent(
+        &self,
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, NaiveDate, u64)>, StoreError> {
+        let (statement, params) = sql::counter_recent(site, steps, since);
+        let mut stmt = self.prepare(&statement)?;
+        let rows = stmt.query_map(params_from_iter(params), |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
 impl Counters {
-    /// No counts yet; `conn` is kept for loading sites turned on later.
-    pub fn new(rules: Rules, clock: Arc<dyn Clock>, conn: Option<Connection>) -> Counters {
+    /// No counts yet; `reads` is kept for loading sites turned on later.
+    pub fn new(
+        rules: Rules,
+        clock: Arc<dyn Clock>,
+        reads: Option<Box<dyn CounterReads>>,
+    ) -> Counters {
         Counters {
             sites: RwLock::new(HashMap::new()),
             rules,
             clock,
             pending: Mutex::new(Vec::new()),
-            conn: Mutex::new(conn),
+            reads: Mutex::new(reads),
         }
     }
 
     /// Counts the stored events of every site `rules` picks, each in its time zone. Run it
     /// before the writer starts, so that no batch is both loaded and added.
     pub fn load(
-        conn: Connection,
+        reads: impl CounterReads + 'static,
         rules: Rules,
         clock: Arc<dyn Clock>,
     ) -> Result<Counters, StoreError> {
         let now = clock.now();
         let counters = Counters::new(rules, clock, None);
-        let spans: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = {
-            let mut stmt = conn.prepare(sql::sites_with_events())?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, DateTime<Utc>>(1)?,
-                    r.get::<_, DateTime<Utc>>(2)?,
-                ))
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for (site, first, last) in spans {
+        for (site, first, last) in reads.sites_with_events()? {
             let Some(tz) = (counters.rules)(&site) else {
                 continue;
             };
-            let counts = load_site(&conn, &site, tz, first, last.max(now))?;
+            let counts = load_site(&reads, &site, tz, first, last.max(now))?;
             counters
                 .sites
                 .write()
                 .insert(site, Arc::new(RwLock::new(counts)));
         }
-        *counters.conn.lock() = Some(conn);
+        *counters.reads.lock() = Some(Box::new(reads));
         Ok(counters)
     }
 
@@ -266,8 +374,8 @@ impl Counters {
         if pending.is_empty() {
             return;
         }
-        let conn = self.conn.lock();
-        let Some(conn) = conn.as_ref() else {
+        let reads = self.reads.lock();
+        let Some(reads) = reads.as_deref() else {
             return;
         };
         for site in pending {
@@ -277,13 +385,9 @@ impl Counters {
             };
             let started = std::time::Instant::now();
             let loaded = (|| -> Result<SiteCounts, StoreError> {
-                let span: Option<(DateTime<Utc>, DateTime<Utc>)> =
-                    conn.query_row(sql::site_span(), [&site], |r| {
-                        Ok(r.get::<_, Option<DateTime<Utc>>>(0)?.zip(r.get(1)?))
-                    })?;
                 let now = self.clock.now();
-                match span {
-                    Some((first, last)) => load_site(conn, &site, tz, first, last.max(now)),
+                match reads.site_span(&site)? {
+                    Some((first, last)) => load_site(reads, &site, tz, first, last.max(now)),
                     None => Ok(SiteCounts::new(tz)),
                 }
             })();
@@ -424,7 +528,7 @@ impl Counters {
 }
 
 fn load_site(
-    conn: &Connection,
+    reads: &(impl CounterReads + ?Sized),
     site: &str,
     tz: Tz,
     first: DateTime<Utc>,
@@ -439,32 +543,21 @@ fn load_site(
         },
     );
     let with_shared = steps.iter().any(|(_, offset)| *offset != 0);
-    let (statement, params) = sql::counter_days(site, &steps, with_shared);
-    let mut stmt = conn.prepare(&statement)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    while let Some(row) = rows.next()? {
-        let path: String = row.get(0)?;
-        let date: NaiveDate = row.get(1)?;
-        let page = counts.page(&path);
-        if page == 0 && !path.is_empty() {
+    for row in reads.counter_days(site, &steps, with_shared)? {
+        let page = counts.page(&row.path);
+        if page == 0 && !row.path.is_empty() {
             continue; // past MAX_PAGES: in the total only
         }
-        let day = counts.series[page as usize].day_mut(date);
-        day.pageviews = row.get(2)?;
-        day.visitors = row.get(3)?;
-        day.shared_with_next = row.get(4)?;
+        let day = counts.series[page as usize].day_mut(row.day);
+        day.pageviews = row.pageviews;
+        day.visitors = row.visitors;
+        day.shared_with_next = row.shared_with_next;
     }
     // Who was counted on the days events can still arrive for.
     let today = now.with_timezone(&tz).date_naive();
     let oldest = today - Duration::days(REMEMBERED_DAYS - 1);
     let since = crate::stats::period::local_midnight(tz, oldest);
-    let (statement, params) = sql::counter_recent(site, &steps, since);
-    let mut stmt = conn.prepare(&statement)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    while let Some(row) = rows.next()? {
-        let path: String = row.get(0)?;
-        let date: NaiveDate = row.get(1)?;
-        let visitor: u64 = row.get(2)?;
+    for (path, date, visitor) in reads.counter_recent(site, &steps, since)? {
         let page = counts.page(&path);
         if page == 0 && !path.is_empty() {
             continue;

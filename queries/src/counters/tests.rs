@@ -46,7 +46,7 @@ fn api_count(
         .unwrap()
         .plan(zone(site), now, first, &[])
         .unwrap()
-        .answer(conn)
+        .answer(conn, conn)
         .unwrap();
     let metrics = &answer["results"][0]["metrics"];
     let number = |v: &Value| v.as_u64().unwrap_or(0);
@@ -117,7 +117,7 @@ fn counts_agree_with_the_stats_api_loaded_and_live() {
             .unwrap()
             .plan(tz, now, first, &[])
             .unwrap()
-            .answer(&conn)
+            .answer(&conn, &conn)
             .unwrap();
         let metrics = &answer["results"][0]["metrics"];
         assert_eq!(

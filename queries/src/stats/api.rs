@@ -834,9 +834,14 @@ impl Planned {
         std::iter::once(&self.query).chain(&self.comparison)
     }
 
-    /// Checks the patterns, runs the query and shapes the answer.
+    /// Checks the patterns (with DuckDB's RE2, which ClickHouse also uses), runs the query on
+    /// `events` and shapes the answer.
     #[cfg(feature = "store")]
-    pub fn answer(&self, conn: &duckdb::Connection) -> Result<Value, QueryError> {
+    pub fn answer(
+        &self,
+        conn: &duckdb::Connection,
+        events: &impl super::run::CountSource,
+    ) -> Result<Value, QueryError> {
         for pattern in &self.patterns {
             conn.query_row(super::sql::pattern_check(), [pattern], |_| Ok(()))
                 .map_err(|e| {
@@ -846,10 +851,10 @@ impl Planned {
                     ))
                 })?;
         }
-        let result = super::run::run(conn, &self.query)?;
+        let result = super::run::run(events, &self.query)?;
         let mut answer = self.respond(&result);
         if let Some(compared) = &self.comparison {
-            let earlier = super::run::run(conn, compared)?;
+            let earlier = super::run::run(events, compared)?;
             self.attach_comparison(&mut answer, &result, compared, &earlier);
         }
         Ok(answer)

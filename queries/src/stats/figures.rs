@@ -70,6 +70,27 @@ pub struct Counts {
     pub scroll_pairs: u64,
 }
 
+impl Counts {
+    /// Reads the counts of a statement's row, whatever the driver: `column(i)` is the `i`th
+    /// count column, in the order of `sql::COUNT_COLUMNS`.
+    pub fn read<E>(column: impl Fn(usize) -> Result<u64, E>) -> Result<Counts, E> {
+        Ok(Counts {
+            visitors: column(0)?,
+            visits: column(1)?,
+            pageviews: column(2)?,
+            events: column(3)?,
+            sessions: column(4)?,
+            bounced: column(5)?,
+            duration_us: column(6)?,
+            visit_pageviews: column(7)?,
+            engaged_ms: column(8)?,
+            engaged_visits: column(9)?,
+            scroll_sum: column(10)?,
+            scroll_pairs: column(11)?,
+        })
+    }
+}
+
 /// Rounds half away from zero to `decimals` places.
 fn round_to(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);

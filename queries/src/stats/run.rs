@@ -14,6 +14,7 @@ use super::model::{
 };
 use super::QueryError;
 use super::{country, rollup, sql};
+use crate::clickhouse::ClickHouseReader;
 
 impl Counts {
     /// Adds another part's counts: every count is a sum over the parts (see [`counts`]).
@@ -70,6 +71,66 @@ impl CountSource for Connection {
         with_visits: bool,
     ) -> Result<Vec<(Vec<String>, Counts)>, QueryError> {
         counts(self, query, dimensions, with_visits)
+    }
+}
+
+/// Where the server reads events: the DuckDB store, or ClickHouse (the `[store] backend`).
+/// The small tables (sites, keys, owners, goals) stay in DuckDB either way.
+#[derive(Clone, Copy)]
+pub enum Events<'a> {
+    DuckDb(&'a Connection),
+    ClickHouse(&'a ClickHouseReader),
+}
+
+impl CountSource for Events<'_> {
+    fn counts(
+        &self,
+        query: &Query,
+        dimensions: &[Dimension],
+        with_visits: bool,
+    ) -> Result<Vec<(Vec<String>, Counts)>, QueryError> {
+        match self {
+            Events::DuckDb(conn) => counts(conn, query, dimensions, with_visits),
+            Events::ClickHouse(reader) => reader.counts(query, dimensions, with_visits),
+        }
+    }
+}
+
+impl Events<'_> {
+    /// The site's first event, where the `all` date range starts.
+    pub fn first_event(&self, site: &str) -> Result<Option<DateTime<Utc>>, QueryError> {
+        match self {
+            Events::DuckDb(conn) => first_event(conn, site),
+            Events::ClickHouse(reader) => Ok(reader.first_event(site)?),
+        }
+    }
+
+    /// Visitors on the site in the five minutes before `now`.
+    pub fn realtime_visitors(&self, site: &str, now: DateTime<Utc>) -> Result<u64, QueryError> {
+        match self {
+            Events::DuckDb(conn) => realtime_visitors(conn, site, now),
+            Events::ClickHouse(reader) => Ok(reader.realtime_visitors(site, now)?),
+        }
+    }
+
+    /// The prop keys of the site's events in `period`, most used first (at most 100).
+    pub fn prop_keys(&self, site: &str, period: &Period) -> Result<Vec<String>, QueryError> {
+        match self {
+            Events::DuckDb(conn) => prop_keys(conn, site, period),
+            Events::ClickHouse(reader) => Ok(reader.prop_keys(site, period)?),
+        }
+    }
+
+    /// The site's dropped events per reason over the UTC days `period` touches, most first.
+    pub fn dropped(
+        &self,
+        site: &str,
+        period: &Period,
+    ) -> Result<Vec<(footfall_collector::DropReason, u64)>, QueryError> {
+        match self {
+            Events::DuckDb(conn) => Ok(crate::drops::for_period(conn, site, period)?),
+            Events::ClickHouse(reader) => Ok(reader.dropped(site, period)?),
+        }
     }
 }
 
@@ -361,23 +422,7 @@ fn fetch(
             .map(|i| row.get::<_, String>(i))
             .collect::<Result<Vec<_>, _>>()?;
         let n = |i: usize| row.get::<_, i64>(width + i).map(|v| v.max(0) as u64);
-        Ok((
-            dims,
-            Counts {
-                visitors: n(0)?,
-                visits: n(1)?,
-                pageviews: n(2)?,
-                events: n(3)?,
-                sessions: n(4)?,
-                bounced: n(5)?,
-                duration_us: n(6)?,
-                visit_pageviews: n(7)?,
-                engaged_ms: n(8)?,
-                engaged_visits: n(9)?,
-                scroll_sum: n(10)?,
-                scroll_pairs: n(11)?,
-            },
-        ))
+        Ok((dims, Counts::read(n)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

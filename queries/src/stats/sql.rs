@@ -1389,6 +1389,157 @@ pub fn counter_recent(
     (sql, b.params)
 }
 
+/// ClickHouse's reads besides the Stats API's counts: the same questions as this module's
+/// DuckDB statements, answered as named columns (JSON rows), instants as microseconds since the
+/// epoch, days as `YYYY-MM-DD` text. Values are literals from the one escaping function.
+pub mod clickhouse {
+    use chrono::{DateTime, Utc};
+
+    use super::{local_time_sql, Builder, Dialect, Period};
+
+    fn builder() -> Builder<'static> {
+        Builder::new(Dialect::ClickHouse, &[])
+    }
+
+    /// A site's events in `[from, to)`, on the exact time and on the indexed second.
+    fn in_range(b: &mut Builder, site: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+        let site = b.text(site);
+        let (bound_from, bound_to) = (b.instant(from), b.instant(to));
+        b.in_range(&site, (from, to), (&bound_from, &bound_to))
+    }
+
+    /// `n` (the site's events) and `first` (its first event's instant, 0 when none).
+    pub fn first_event(site: &str) -> String {
+        let mut b = builder();
+        let site = b.text(site);
+        format!("SELECT count() AS n, min(ts_us) AS first FROM footfall.events WHERE site = {site}")
+    }
+
+    /// `n`, `first` and `last`: the count and span of a site's events.
+    pub fn site_span(site: &str) -> String {
+        let mut b = builder();
+        let site = b.text(site);
+        format!(
+            "SELECT count() AS n, min(ts_us) AS first, max(ts_us) AS last \
+             FROM footfall.events WHERE site = {site}"
+        )
+    }
+
+    /// `site`, `first`, `last` of every site with events.
+    pub fn sites_with_events() -> &'static str {
+        "SELECT site, min(ts_us) AS first, max(ts_us) AS last FROM footfall.events GROUP BY site"
+    }
+
+    /// `n`: the distinct visitors with an event since `since`.
+    pub fn visitors_since(site: &str, since: DateTime<Utc>) -> String {
+        let mut b = builder();
+        let site = b.text(site);
+        let since = from_on(&mut b, since);
+        format!("SELECT uniqExact(visitor_id) AS n FROM footfall.events WHERE site = {site}{since}")
+    }
+
+    /// ` AND` the events from `since` on, exactly and on the indexed second.
+    fn from_on(b: &mut Builder, since: DateTime<Utc>) -> String {
+        let exact = b.instant(since);
+        let second = b.bind(super::Param::Int(since.timestamp()));
+        format!(" AND ts_us >= {exact} AND ts >= toDateTime({second}, 'UTC')")
+    }
+
+    /// `key`: the prop keys of a site's events in `period`, most used first (at most 100).
+    pub fn prop_keys(site: &str, period: &Period) -> String {
+        let mut b = builder();
+        let range = in_range(&mut b, site, period.from, period.to);
+        format!(
+            "SELECT key FROM (SELECT arrayJoin(props.key) AS key FROM footfall.events \
+             WHERE {range}) GROUP BY key ORDER BY count() DESC, key LIMIT 100"
+        )
+    }
+
+    /// `reason`, `n`: a site's dropped events per reason over the UTC days `[first, last]`,
+    /// most first (as `drops::for_period` reads DuckDB's).
+    pub fn dropped(site: &str, first: chrono::NaiveDate, last: chrono::NaiveDate) -> String {
+        let mut b = builder();
+        let site = b.text(site);
+        let (first, last) = (b.date(first), b.date(last));
+        format!(
+            "SELECT reason, toUInt64(sum(count)) AS n FROM footfall.dropped_events \
+             WHERE site = {site} AND day >= {first} AND day <= {last} \
+             GROUP BY reason ORDER BY n DESC, reason"
+        )
+    }
+
+    /// One site's events as the public counters count them (see `counter_events`), from
+    /// `since` on when given.
+    fn counter_events(
+        b: &mut Builder,
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        since: Option<DateTime<Utc>>,
+    ) -> String {
+        let site = b.text(site);
+        let local = local_time_sql(b, steps, "ts_us");
+        let since = since.map_or(String::new(), |t| from_on(b, t));
+        format!(
+            "SELECT path, visitor_id, name = 'pageview' AS pageview, \
+               toDate(toDateTime(intDiv({local}, 1000000), 'UTC'), 'UTC') AS day \
+             FROM footfall.events WHERE site = {site}{since}"
+        )
+    }
+
+    /// Per (page, visitor, day) and, with path `''`, per (visitor, day) for the whole site:
+    /// 18.16 has no GROUPING SETS.
+    fn per_visitor_day(ev: &str, pageviews: bool) -> String {
+        let count = if pageviews {
+            ", countIf(pageview) AS pageviews"
+        } else {
+            ""
+        };
+        format!(
+            "SELECT path, day, visitor_id{count} FROM ({ev}) GROUP BY path, day, visitor_id \
+             UNION ALL \
+             SELECT '' AS path, day, visitor_id{count} FROM ({ev}) GROUP BY day, visitor_id"
+        )
+    }
+
+    /// `super::counter_days`: columns `path`, `day`, `pageviews`, `visitors`, `shared`.
+    pub fn counter_days(site: &str, steps: &[(DateTime<Utc>, i32)], with_shared: bool) -> String {
+        let mut b = builder();
+        let ev = counter_events(&mut b, site, steps, None);
+        let pv = per_visitor_day(&ev, true);
+        let (shared, join) = if with_shared {
+            // A visitor seen on the next day too: the next day's pairs moved back a day.
+            let next = per_visitor_day(&ev, false);
+            (
+                "toUInt64(sum(next_day))",
+                format!(
+                    " ALL LEFT JOIN (SELECT path, next - 1 AS day, visitor_id, 1 AS next_day \
+                     FROM (SELECT path, day AS next, visitor_id FROM ({next}))) \
+                     USING (path, day, visitor_id)"
+                ),
+            )
+        } else {
+            ("toUInt64(0)", String::new())
+        };
+        format!(
+            "SELECT path, toString(day) AS day_text, toUInt64(sum(pageviews)) AS pageview_count, \
+               count() AS visitors, {shared} AS shared \
+             FROM ({pv}){join} GROUP BY path, day"
+        )
+    }
+
+    /// `super::counter_recent`: columns `path`, `day`, `visitor_id`.
+    pub fn counter_recent(
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        since: DateTime<Utc>,
+    ) -> String {
+        let mut b = builder();
+        let ev = counter_events(&mut b, site, steps, Some(since));
+        let pairs = per_visitor_day(&ev, false);
+        format!("SELECT path, toString(day) AS day_text, visitor_id FROM ({pairs})")
+    }
+}
+
 /// The span of one site's events (`NULL`s when it has none).
 pub fn site_span() -> &'static str {
     "SELECT min(ts), max(ts) FROM events WHERE site = $1"
@@ -1439,12 +1590,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn values_are_parameters_never_text() {
-        let evil = "'); DROP TABLE events; --";
-        let filter = Filter::And(vec![
+    /// `evil` in a page condition (by `page_operator`) and in a prop's key and value.
+    fn hostile_filter(evil: &str, page_operator: Operator) -> Filter {
+        Filter::And(vec![
             Filter::Condition {
-                operator: Operator::Is,
+                operator: page_operator,
                 dimension: Dimension::Event(EventField::Page),
                 clauses: vec![evil.into()],
                 case_sensitive: true,
@@ -1455,8 +1605,13 @@ mod tests {
                 clauses: vec![evil.into()],
                 case_sensitive: false,
             },
-        ]);
-        let q = query(Some(filter));
+        ])
+    }
+
+    #[test]
+    fn values_are_parameters_never_text() {
+        let evil = "'); DROP TABLE events; --";
+        let q = query(Some(hostile_filter(evil, Operator::Is)));
         let s = statement(&q, &[Dimension::Prop(evil.into())], true, &q.period);
         assert!(!s.sql.contains("DROP"), "{}", s.sql);
         assert!(s.params.contains(&Param::Text(evil.into())));
@@ -1468,21 +1623,7 @@ mod tests {
     #[test]
     fn clickhouse_values_are_escaped_literals_never_text() {
         let evil = "\\'); DROP TABLE events; --";
-        let filter = Filter::Or(vec![
-            Filter::Condition {
-                operator: Operator::Matches,
-                dimension: Dimension::Event(EventField::Page),
-                clauses: vec![evil.into()],
-                case_sensitive: true,
-            },
-            Filter::Condition {
-                operator: Operator::Contains,
-                dimension: Dimension::Prop(evil.into()),
-                clauses: vec![evil.into()],
-                case_sensitive: false,
-            },
-        ]);
-        let q = query(Some(filter));
+        let q = query(Some(hostile_filter(evil, Operator::Matches)));
         let s = statement_in(
             Dialect::ClickHouse,
             &q,

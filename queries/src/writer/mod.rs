@@ -105,8 +105,10 @@ pub struct WriterReport {
 struct Shared {
     events_written: AtomicU64,
     /// Set while commits fail: new hits are refused meanwhile rather than acknowledged into a
-    /// queue that may never reach the store (a full disk). Those already queued are retried.
+    /// queue that may never reach the store (a full disk), if the sink says so
+    /// ([`EventSink::refuse_while_failing`]). Those already queued are retried.
     store_failing: AtomicBool,
+    refuse_while_failing: bool,
     /// The slowest of the last few commits, in microseconds: the enricher hands over earlier by
     /// as much, so that a batch's oldest event is committed within the flush interval.
     slow_commit_micros: AtomicU64,
@@ -157,7 +159,10 @@ impl Writer {
     ) -> Writer {
         let (sender, receiver) = crossbeam_channel::bounded(settings.queue_capacity.max(1));
         let (hand_over, batches) = crossbeam_channel::bounded(PENDING_BATCHES);
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            refuse_while_failing: sink.refuse_while_failing(),
+            ..Shared::default()
+        });
         let committer = Committer::new(batches, sink, observers, shared.clone());
         let enricher = Enricher::new(receiver, hand_over, collector, settings, shared.clone());
         let threads = Threads {
@@ -177,11 +182,12 @@ impl Writer {
         }
     }
 
-    /// Queues a hit without blocking; refuses it while the store fails to commit.
+    /// Queues a hit without blocking; refuses it when the queue is full, and while the store
+    /// fails to commit if its sink asks for that.
     pub fn try_enqueue(&self, hit: Hit) -> Result<(), EnqueueError> {
         let sender = self.sender.read();
         let sender = sender.as_ref().ok_or(EnqueueError::Closed)?;
-        if self.shared.store_failing.load(Ordering::Relaxed) {
+        if self.shared.refuse_while_failing && self.shared.store_failing.load(Ordering::Relaxed) {
             return Err(EnqueueError::StoreFailing);
         }
         sender.try_send(hit).map_err(|e| match e {

@@ -6,8 +6,14 @@ use std::process::Command;
 
 use footfall_queries::clickhouse::{ClickHouseConfig, Client};
 
+/// `scripts/clickhouse.sh`, found from the crate being tested (the workspace's root or
+/// `queries/`).
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/clickhouse.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("scripts/clickhouse.sh"))
+        .find(|path| path.exists())
+        .expect("scripts/clickhouse.sh above the crate")
 }
 
 pub fn run_script(args: &[&str]) -> String {

@@ -1,0 +1,244 @@
+//! The server on the ClickHouse backend, over real HTTP, against a two-shard cluster of
+//! ClickHouse 18.16 on loopback: events in through the collector, answers out through the Stats
+//! API, the dashboard's reads and the public counters, the same numbers as the events sent; a
+//! graceful stop loses nothing acknowledged; and with one shard down, the collector keeps
+//! answering 202 until its queue is full, then 503, and once the shard returns every
+//! acknowledged event is stored exactly once.
+
+mod support;
+
+#[path = "../queries/tests/common/cluster.rs"]
+mod cluster;
+
+use std::time::{Duration, Instant};
+
+use cluster::{run_script, Cluster};
+use footfall_queries::clickhouse::Client;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::*;
+
+const SITE: &str = "shop.test";
+
+fn config(cluster: &Cluster, extra: &str) -> String {
+    let shards: Vec<String> = cluster
+        .clients()
+        .iter()
+        .map(|c| format!("{:?}", c.url()))
+        .collect();
+    format!(
+        "trusted_proxies = [\"127.0.0.1\"]\n\
+         [store]\nbackend = \"clickhouse\"\n\
+         [clickhouse]\nshards = [{}]\nflush_interval_ms = 200\n{extra}\n\
+         [[sites]]\ndomain = \"{SITE}\"\npublic_counters = true\ncounter_min_visitors = 1\n",
+        shards.join(", ")
+    )
+}
+
+fn scalar(client: &Client, sql: &str) -> u64 {
+    let rows = client.query_json_rows(sql).unwrap();
+    rows[0]["n"].as_u64().unwrap()
+}
+
+/// Events of the site on each shard's own table.
+fn per_shard(cluster: &Cluster) -> Vec<u64> {
+    cluster
+        .clients()
+        .iter()
+        .map(|c| {
+            scalar(
+                c,
+                "SELECT count() AS n FROM footfall.events_local WHERE site = 'shop.test'",
+            )
+        })
+        .collect()
+}
+
+/// Sends a pageview; returns its status (and Retry-After on a 503).
+async fn send(http: &reqwest::Client, server: &Server, path: &str, ip: &str) -> StatusCode {
+    let response = http
+        .post(server.url("/api/event"))
+        .header("user-agent", FIREFOX)
+        .header("x-forwarded-for", ip)
+        .body(json!({"n": "pageview", "u": format!("https://{SITE}{path}")}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        assert!(
+            response.headers().contains_key("retry-after"),
+            "a 503 says when to come back"
+        );
+    }
+    status
+}
+
+/// Waits until the shards hold `expected` events of the site in all.
+fn wait_for(cluster: &Cluster, expected: u64, within: Duration) -> Vec<u64> {
+    let deadline = Instant::now() + within;
+    loop {
+        let counts = per_shard(cluster);
+        if counts.iter().sum::<u64>() >= expected || Instant::now() > deadline {
+            return counts;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test]
+async fn the_server_writes_and_reads_on_clickhouse() {
+    let cluster = Cluster::start(2);
+    let http = client();
+    let server = Server::start(&config(&cluster, ""));
+    assert!(server
+        .logs()
+        .contains("events go to ClickHouse, 2 shard(s)"));
+
+    // 60 visitors: each reads /, 20 of them also /pricing.
+    for i in 0..60 {
+        let ip = format!("10.0.{}.{}", i / 200, i % 200 + 1);
+        pageview(&http, &server, &format!("https://{SITE}/"), &ip, FIREFOX).await;
+        if i % 3 == 0 {
+            pageview(
+                &http,
+                &server,
+                &format!("https://{SITE}/pricing"),
+                &ip,
+                FIREFOX,
+            )
+            .await;
+        }
+    }
+    let counts = wait_for(&cluster, 80, Duration::from_secs(20));
+    assert_eq!(counts.iter().sum::<u64>(), 80, "{counts:?}");
+    assert!(
+        counts.iter().all(|n| *n > 0),
+        "both shards hold a share: {counts:?}"
+    );
+    let key = stats_key(&server, SITE);
+
+    let answer = stats_query(
+        &http,
+        &server,
+        &key,
+        json!({"site_id": SITE, "metrics": ["visitors", "pageviews", "visits", "bounce_rate"], "date_range": "day"}),
+    )
+    .await;
+    assert_eq!(answer["results"][0]["metrics"], json!([60, 80, 60, 67]));
+    let by_page = stats_query(
+        &http,
+        &server,
+        &key,
+        json!({"site_id": SITE, "metrics": ["visitors"], "date_range": "day", "dimensions": ["event:page"]}),
+    )
+    .await;
+    assert_eq!(
+        by_page["results"],
+        json!([
+            {"dimensions": ["/"], "metrics": [60]},
+            {"dimensions": ["/pricing"], "metrics": [20]}
+        ])
+    );
+    let realtime: Value = json_of(
+        http.get(server.url(&format!("/api/v1/stats/realtime/visitors?site_id={SITE}")))
+            .bearer_auth(&key),
+    )
+    .await;
+    assert_eq!(realtime, json!(60));
+
+    // The public counters, live from the writer, and loaded from ClickHouse after a restart.
+    let counter = |server: &Server| {
+        let url = server.url(&format!("/api/counter?site={SITE}&path=/pricing"));
+        let http = http.clone();
+        async move { json_of(http.get(url)).await }
+    };
+    let live = counter(&server).await;
+    assert_eq!(live["pageviews"], json!(20), "{live}");
+    let (dir, _) = server.stop();
+    let server = Server::start_in(dir, &config(&cluster, ""), &[]);
+    let loaded = counter(&server).await;
+    assert_eq!(loaded["pageviews"], live["pageviews"], "{loaded}");
+    assert_eq!(loaded["visitors"], live["visitors"], "{loaded}");
+
+    // A graceful stop under load: every acknowledged event is stored.
+    let mut accepted = 0u64;
+    for i in 0..300 {
+        if send(
+            &http,
+            &server,
+            "/stop",
+            &format!("10.1.{}.{}", i / 200, i % 200 + 1),
+        )
+        .await
+            == StatusCode::ACCEPTED
+        {
+            accepted += 1;
+        }
+    }
+    let mut server = server;
+    let (status, took) = server.terminate();
+    assert!(status.success(), "{}", server.logs());
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let stored = per_shard(&cluster).iter().sum::<u64>();
+    assert_eq!(stored, 80 + accepted, "after the stop");
+    // The data directory's file keeps the small tables only.
+    let conn = open_db(&server.database());
+    assert_eq!(count(&conn, "SELECT count(*) FROM events"), 0);
+}
+
+/// The collector answers 202 while its queue has room, 503 with Retry-After once it is full,
+/// and nothing acknowledged is lost or stored twice when the shard comes back.
+#[tokio::test]
+async fn a_shard_outage_loses_nothing_acknowledged() {
+    let cluster = Cluster::start(2);
+    let http = client();
+    let server = Server::start(&config(&cluster, "[writer]\nqueue_capacity = 400\n"));
+    run_script(&["stop-shard", cluster.path(), "2"]);
+    let mut accepted = 0u64;
+    let mut refused = 0u64;
+    // Visitors spread over both shards, so half their events wait for shard 2. Sent until the
+    // queue has been full for a while (the batches waiting for their commit fill first).
+    let started = Instant::now();
+    let mut i = 0u64;
+    while refused < 200 && started.elapsed() < Duration::from_secs(60) {
+        let ip = format!("10.{}.{}.{}", 2 + i / 40_000, i / 200 % 200, i % 200 + 1);
+        match send(&http, &server, "/outage", &ip).await {
+            StatusCode::ACCEPTED => accepted += 1,
+            StatusCode::SERVICE_UNAVAILABLE => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+        i += 1;
+    }
+    eprintln!(
+        "shard 2 down: {accepted} accepted, then {refused} refused, in {:.1?}",
+        started.elapsed()
+    );
+    assert!(
+        refused >= 200,
+        "a full queue answers 503: {accepted} accepted"
+    );
+    assert!(accepted > 400, "the queue's room was used: {accepted}");
+    // The writer says why (the log is read from the server's output as it comes).
+    let said = Instant::now();
+    while !server.logs().contains("events failed, retrying") {
+        assert!(
+            said.elapsed() < Duration::from_secs(10),
+            "{}",
+            server.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    run_script(&["start-shard", cluster.path(), "2"]);
+    let counts = wait_for(&cluster, accepted, Duration::from_secs(60));
+    // A little longer: a duplicate would show as more.
+    std::thread::sleep(Duration::from_secs(2));
+    let counts_after = per_shard(&cluster);
+    assert_eq!(counts, counts_after);
+    assert_eq!(
+        counts.iter().sum::<u64>(),
+        accepted,
+        "{accepted} acknowledged, {refused} refused, stored {counts:?}; log:\n{}",
+        server.logs()
+    );
+}
