@@ -46,12 +46,28 @@ pub enum Command {
     /// Manage the secret links that show one site's dashboard read-only.
     #[command(subcommand)]
     Share(ShareCommand),
+    /// Copy the events (and drop counts) of one store into another and check the counts per
+    /// site: from the data directory's DuckDB file into the servers of `[clickhouse]`. Stop the
+    /// server first; then set `store.backend = "clickhouse"` and start it again.
+    Migrate {
+        #[arg(long, value_enum)]
+        from: Backend,
+        #[arg(long, value_enum)]
+        to: Backend,
+    },
     /// Show how many events were not recorded, and why.
     Dropped {
         /// How many days back, today included.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36_500))]
         days: u32,
     },
+}
+
+/// Where events can be kept (`store.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    Duckdb,
+    Clickhouse,
 }
 
 /// Passwords are read from a prompt (or from standard input when it is not a terminal), never

@@ -281,6 +281,8 @@ pub struct Settings {
     pub store: StoreOptions,
     /// Where events are written and read.
     pub events: EventsBackend,
+    /// `[clickhouse]`'s servers, whatever the backend (for `footfall migrate`).
+    pub clickhouse: Vec<ClickHouseConfig>,
     /// Stats API requests each key may make per hour.
     pub api_requests_per_hour: u32,
     /// How long browsers and proxies may keep a public count (`Cache-Control: max-age`).
@@ -566,7 +568,8 @@ impl Config {
         // A flush interval past a few seconds would break the 10-second shutdown promise.
         check_range("writer.flush_interval_ms", w.flush_interval_ms, 1, 5_000)?;
         check_range("store.threads", self.store.threads.into(), 1, 256)?;
-        let events = self.events_backend()?;
+        let clickhouse = self.clickhouse_servers()?;
+        let events = self.events_backend(&clickhouse)?;
         let (batch_rows, flush_interval_ms) = match events {
             EventsBackend::DuckDb => (w.batch_rows, w.flush_interval_ms),
             EventsBackend::ClickHouse(_) => (
@@ -653,6 +656,7 @@ impl Config {
                 flush_interval: Duration::from_millis(flush_interval_ms),
             },
             events,
+            clickhouse,
             store: StoreOptions {
                 memory_limit: self.store.memory_limit.clone(),
                 threads: self.store.threads,
@@ -682,68 +686,67 @@ impl Config {
 }
 
 impl Config {
-    /// `store.backend` and, for ClickHouse, `[clickhouse]`.
-    fn events_backend(&self) -> Result<EventsBackend, ConfigError> {
+    /// `[clickhouse]`'s servers, checked whenever any are listed (`footfall migrate` reads them
+    /// whatever the backend); none when none are.
+    fn clickhouse_servers(&self) -> Result<Vec<ClickHouseConfig>, ConfigError> {
+        let ch = &self.clickhouse;
+        let mut seen = HashSet::new();
+        for url in &ch.shards {
+            let parsed = url::Url::parse(url).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && u.username().is_empty()
+            });
+            if parsed.is_none() {
+                return Err(invalid(
+                    "clickhouse.shards",
+                    format!("{url:?} is not an HTTP URL such as http://10.0.0.5:8123 (no path or credentials: set clickhouse.user and clickhouse.password)"),
+                ));
+            }
+            if !seen.insert(url.trim_end_matches('/')) {
+                return Err(invalid(
+                    "clickhouse.shards",
+                    format!("{url:?} is listed twice"),
+                ));
+            }
+        }
+        check_range(
+            "clickhouse.query_timeout_seconds",
+            ch.query_timeout_seconds.into(),
+            1,
+            3_600,
+        )?;
+        check_range("clickhouse.batch_rows", ch.batch_rows as u64, 1, 1_000_000)?;
+        // As the writer's own: past a few seconds the 10-second shutdown would not hold.
+        check_range(
+            "clickhouse.flush_interval_ms",
+            ch.flush_interval_ms,
+            1,
+            5_000,
+        )?;
+        Ok(ch
+            .shards
+            .iter()
+            .map(|url| ClickHouseConfig {
+                url: url.trim_end_matches('/').to_owned(),
+                user: ch.user.clone(),
+                password: ch.password.clone(),
+                max_execution_time: Duration::from_secs(ch.query_timeout_seconds.into()),
+            })
+            .collect())
+    }
+
+    /// `store.backend`, with `[clickhouse]`'s servers for ClickHouse.
+    fn events_backend(&self, servers: &[ClickHouseConfig]) -> Result<EventsBackend, ConfigError> {
         match self.store.backend.as_str() {
             "duckdb" => Ok(EventsBackend::DuckDb),
-            "clickhouse" => {
-                let ch = &self.clickhouse;
-                if ch.shards.is_empty() {
-                    return Err(invalid(
-                        "clickhouse.shards",
-                        "store.backend is clickhouse: list each shard's HTTP URL, such as [\"http://127.0.0.1:8123\"]",
-                    ));
-                }
-                let mut seen = HashSet::new();
-                for url in &ch.shards {
-                    let parsed = url::Url::parse(url).ok().filter(|u| {
-                        matches!(u.scheme(), "http" | "https")
-                            && u.host_str().is_some()
-                            && u.path() == "/"
-                            && u.query().is_none()
-                            && u.username().is_empty()
-                    });
-                    if parsed.is_none() {
-                        return Err(invalid(
-                            "clickhouse.shards",
-                            format!("{url:?} is not an HTTP URL such as http://10.0.0.5:8123 (no path or credentials: set clickhouse.user and clickhouse.password)"),
-                        ));
-                    }
-                    if !seen.insert(url.trim_end_matches('/')) {
-                        return Err(invalid(
-                            "clickhouse.shards",
-                            format!("{url:?} is listed twice"),
-                        ));
-                    }
-                }
-                check_range(
-                    "clickhouse.query_timeout_seconds",
-                    ch.query_timeout_seconds.into(),
-                    1,
-                    3_600,
-                )?;
-                check_range("clickhouse.batch_rows", ch.batch_rows as u64, 1, 1_000_000)?;
-                // As the writer's own: past a few seconds the 10-second shutdown would not hold.
-                check_range(
-                    "clickhouse.flush_interval_ms",
-                    ch.flush_interval_ms,
-                    1,
-                    5_000,
-                )?;
-                Ok(EventsBackend::ClickHouse(
-                    ch.shards
-                        .iter()
-                        .map(|url| ClickHouseConfig {
-                            url: url.trim_end_matches('/').to_owned(),
-                            user: ch.user.clone(),
-                            password: ch.password.clone(),
-                            max_execution_time: Duration::from_secs(
-                                ch.query_timeout_seconds.into(),
-                            ),
-                        })
-                        .collect(),
-                ))
-            }
+            "clickhouse" if servers.is_empty() => Err(invalid(
+                "clickhouse.shards",
+                "store.backend is clickhouse: list each shard's HTTP URL, such as [\"http://127.0.0.1:8123\"]",
+            )),
+            "clickhouse" => Ok(EventsBackend::ClickHouse(servers.to_vec())),
             other => Err(invalid(
                 "store.backend",
                 format!("{other:?} is not duckdb or clickhouse"),

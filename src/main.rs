@@ -6,10 +6,11 @@ use clap::Parser;
 use footfall::admin::{self, Command as AdminCommand};
 use footfall::app::App;
 use footfall::cli::{
-    Cli, Command, GoalCommand, KeyCommand, ShareCommand, SiteCommand, UserCommand,
+    Backend, Cli, Command, GoalCommand, KeyCommand, ShareCommand, SiteCommand, UserCommand,
 };
 use footfall::config::{self, Overrides, Settings};
 use footfall::server;
+use footfall_queries::clickhouse::{self, Client};
 use footfall_queries::{Store, StoreError};
 
 /// mimalloc instead of glibc's allocator: every hit is allocated on an HTTP thread and freed on
@@ -104,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             AdminCommand::SiteRemove { domain, purge }
         }
         Command::Dropped { days } => AdminCommand::Dropped { days },
+        Command::Migrate { from, to } => return migrate(&settings, from, to),
         Command::User(UserCommand::Add { name }) => AdminCommand::UserAdd {
             password_hash: new_password(&name)?,
             name,
@@ -160,6 +162,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         eprintln!("footfall: {}", outcome.message);
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// `footfall migrate`: the DuckDB file's events into ClickHouse, with the counts checked.
+fn migrate(settings: &Settings, from: Backend, to: Backend) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        (from, to) == (Backend::Duckdb, Backend::Clickhouse),
+        "only --from duckdb --to clickhouse is supported"
+    );
+    anyhow::ensure!(
+        !settings.clickhouse.is_empty(),
+        "[clickhouse] shards is empty: list the servers to copy into (footfall.example.toml)"
+    );
+    let store = Store::open(&settings.database, &settings.store).map_err(|e| match e {
+        StoreError::Locked { .. } => {
+            anyhow::anyhow!("{e}: stop the server before migrating its events")
+        }
+        other => other.into(),
+    })?;
+    let shards: Vec<Client> = settings.clickhouse.iter().map(Client::new).collect();
+    let started = std::time::Instant::now();
+    let migrated = clickhouse::migrate::migrate(&store.connection()?, &shards, |sent| {
+        eprintln!("{sent} events sent");
+    })?;
+    for (site, events) in &migrated.sites {
+        println!("{site}: {events} events in DuckDB and in ClickHouse");
+    }
+    println!(
+        "copied {} events and {} drop counts to {} shard(s) in {:.1?}; set store.backend = \"clickhouse\" to use them",
+        migrated.events,
+        migrated.drop_rows,
+        shards.len(),
+        started.elapsed()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Reads a new owner's password and returns its hash.

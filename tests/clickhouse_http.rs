@@ -242,3 +242,108 @@ async fn a_shard_outage_loses_nothing_acknowledged() {
         server.logs()
     );
 }
+
+/// `footfall migrate --from duckdb --to clickhouse` copies a DuckDB store's events and drop
+/// counts, checks the counts per site, refuses to copy twice, and the server then gives the
+/// same answers from ClickHouse as DuckDB gave before.
+#[tokio::test]
+async fn migrate_copies_a_duckdb_store_into_clickhouse() {
+    use footfall_collector::{DropCount, DropReason};
+    use footfall_queries::sample::{self, SampleSpec};
+    use footfall_queries::{DuckDbSink, EventSink, Store, StoreOptions};
+
+    let cluster = Cluster::start(2);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let spec = SampleSpec::small(9);
+    let events = sample::generate(&spec);
+    let site = spec.sites[0].clone();
+    let query = json!({
+        "site_id": site, "metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"],
+        "date_range": ["2026-03-06", "2026-04-02"], "dimensions": ["visit:source"]
+    });
+    let duckdb_answer = {
+        let store = Store::open(&data.join("footfall.duckdb"), &StoreOptions::default()).unwrap();
+        let mut sink = DuckDbSink::new(store.connection().unwrap());
+        let drops = [DropCount {
+            day: spec.last_day,
+            site: site.clone(),
+            reason: DropReason::Bot,
+            count: 17,
+        }];
+        sink.write_batch(&events, &drops).unwrap();
+        sink.checkpoint().unwrap();
+        let conn = store.connection().unwrap();
+        let request = footfall_queries::stats::api::parse(&query).unwrap();
+        let plan = request
+            .plan(chrono_tz::Tz::UTC, chrono::Utc::now(), None, &[])
+            .unwrap();
+        plan.answer(&conn, &conn).unwrap()
+    };
+
+    let sites: String = spec
+        .sites
+        .iter()
+        .map(|s| format!("[[sites]]\ndomain = \"{s}\"\n"))
+        .collect();
+    let config_text = config(&cluster, "").replace(
+        &format!(
+            "[[sites]]\ndomain = \"{SITE}\"\npublic_counters = true\ncounter_min_visitors = 1\n"
+        ),
+        &sites,
+    );
+    // Migrated while the file's own backend is still DuckDB.
+    let config_path = dir.path().join("footfall.toml");
+    std::fs::write(
+        &config_path,
+        config_text.replace("backend = \"clickhouse\"", "backend = \"duckdb\""),
+    )
+    .unwrap();
+    let migrate = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_footfall"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["migrate", "--from", "duckdb", "--to", "clickhouse"])
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        out.contains(&format!(
+            "copied {} events and 1 drop counts to 2 shard(s)",
+            events.len()
+        )),
+        "{out}"
+    );
+    let shards = cluster.clients();
+    let stored: u64 = shards
+        .iter()
+        .map(|c| scalar(c, "SELECT count() AS n FROM footfall.events_local"))
+        .sum();
+    assert_eq!(stored, events.len() as u64);
+    let again = migrate();
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // The server on ClickHouse: the same answer.
+    std::fs::remove_file(&config_path).unwrap();
+    let server = Server::start_in(dir, &config_text, &[]);
+    let http = client();
+    let key = stats_key(&server, &site);
+    let clickhouse_answer = stats_query(&http, &server, &key, query.clone()).await;
+    assert_eq!(clickhouse_answer["results"], duckdb_answer["results"]);
+    assert!(clickhouse_answer["results"].as_array().unwrap().len() > 3);
+}

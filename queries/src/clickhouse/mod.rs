@@ -2,7 +2,7 @@
 //! path and the Stats API's reads. See docs/clickhouse.md for what ClickHouse 18.16 does and why
 //! the schema is as it is.
 //!
-//! Nothing here links DuckDB. Only [`sink`] and [`reader`] need the `store` feature, because the
+//! Nothing here links DuckDB. Only [`sink`], [`reader`] and [`migrate`] need the `store` feature, because the
 //! [`EventSink`](crate::EventSink) trait, the query runner and their error type live with the
 //! DuckDB store.
 //!
@@ -10,11 +10,14 @@
 //! - [`client`]: a blocking HTTP client for one server.
 //! - [`schema`]: `queries/clickhouse/*.sql`, applied to every server.
 //! - [`sink`]: [`ClickHouseSink`](sink::ClickHouseSink), the writer's batches split by shard.
+//! - [`migrate`]: `footfall migrate --from duckdb --to clickhouse`, with its check.
 //! - [`reader`]: [`ClickHouseReader`](reader::ClickHouseReader), the Stats API's counts from
 //!   the statements `stats::sql` writes in ClickHouse's dialect.
 
 pub mod client;
 pub mod literal;
+#[cfg(feature = "store")]
+pub mod migrate;
 #[cfg(feature = "store")]
 pub mod reader;
 pub mod schema;

@@ -11,6 +11,7 @@ use footfall_collector::{DropCount, Event};
 use serde::Serialize;
 
 use super::client::{ClickHouseError, Client};
+use super::migrate::StoredEvent;
 use crate::error::StoreError;
 use crate::sink::EventSink;
 
@@ -271,6 +272,64 @@ impl<'a> EventRow<'a> {
             scroll_depth: e.scroll_depth,
         }
     }
+}
+
+impl<'a> EventRow<'a> {
+    fn stored(e: &'a StoredEvent) -> Self {
+        EventRow {
+            site: &e.site,
+            ts_us: e.ts_us,
+            name: &e.name,
+            hostname: &e.hostname,
+            path: &e.path,
+            visitor_id: e.visitor_id,
+            session_id: e.session_id,
+            interactive: u8::from(e.interactive),
+            referrer: &e.referrer,
+            source: &e.source,
+            utm_source: &e.utm[0],
+            utm_medium: &e.utm[1],
+            utm_campaign: &e.utm[2],
+            utm_content: &e.utm[3],
+            utm_term: &e.utm[4],
+            click_id: &e.click_id,
+            country: &e.location[0],
+            region: &e.location[1],
+            city: &e.location[2],
+            browser: &e.client[0],
+            browser_version: &e.client[1],
+            os: &e.client[2],
+            os_version: &e.client[3],
+            device: &e.client[4],
+            props_key: e.props_key.iter().map(String::as_str).collect(),
+            props_value: e.props_value.iter().map(String::as_str).collect(),
+            engaged_ms: e.engaged_ms,
+            scroll_depth: e.scroll_depth,
+        }
+    }
+}
+
+/// Inserts stored events (`footfall migrate`), each shard's part as one insert, split as the
+/// sink splits (see [`ClickHouseSink`]). No retry: the migration stops at the first error.
+pub(crate) fn insert_stored(
+    shards: &[Client],
+    events: &[StoredEvent],
+) -> Result<(), ClickHouseError> {
+    let mut parts: Vec<Vec<EventRow>> = (0..shards.len()).map(|_| Vec::new()).collect();
+    for event in events {
+        parts[shard_of(event.session_id, shards.len())].push(EventRow::stored(event));
+    }
+    for (shard, rows) in shards.iter().zip(&parts) {
+        shard.insert_json_rows(EVENTS_TABLE, &EVENT_COLUMNS, rows)?;
+    }
+    Ok(())
+}
+
+/// Inserts drop counts (`footfall migrate`) into the first shard.
+pub(crate) fn insert_drops(shards: &[Client], drops: &[DropCount]) -> Result<(), ClickHouseError> {
+    let rows: Vec<DropRow> = drops.iter().map(DropRow::new).collect();
+    let first = shards.first().ok_or(ClickHouseError::NoShards)?;
+    first.insert_json_rows(DROPS_TABLE, &DROP_COLUMNS, &rows)
 }
 
 /// One drop count, field for field [`DROP_COLUMNS`].

@@ -1425,6 +1425,11 @@ pub mod clickhouse {
         )
     }
 
+    /// `site`, `n`: the events of each site.
+    pub fn events_per_site() -> &'static str {
+        "SELECT site, count() AS n FROM footfall.events GROUP BY site ORDER BY site"
+    }
+
     /// `site`, `first`, `last` of every site with events.
     pub fn sites_with_events() -> &'static str {
         "SELECT site, min(ts_us) AS first, max(ts_us) AS last FROM footfall.events GROUP BY site"
