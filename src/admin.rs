@@ -15,6 +15,7 @@ use std::time::Duration;
 use chrono::{Days, Utc};
 use footfall_collector::sites::{compile_globs, Site, SiteSettings, Sites};
 use footfall_collector::SiteDomain;
+use footfall_queries::clickhouse::{self, ClickHouseReader, Client};
 use footfall_queries::counters::Counters;
 use footfall_queries::stats::Goal;
 use footfall_queries::{drops, goals, keys, owners, shares, sites, Store};
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::app::App;
-use crate::config::{parse_net, validate_timezone, Settings};
+use crate::config::{parse_net, validate_timezone, EventsBackend, Settings};
 use crate::{api_keys, auth};
 
 /// One owner command.
@@ -282,6 +283,9 @@ pub fn execute(
     }
 }
 
+/// How long `site remove --purge` waits for ClickHouse to finish deleting.
+const CLICKHOUSE_PURGE_WAIT: Duration = Duration::from_secs(60);
+
 fn run(
     command: &Command,
     store: &Store,
@@ -360,13 +364,30 @@ fn run(
         }
         Command::SiteList => {
             let stored = sites::list(&conn)?;
+            // With ClickHouse, the events are counted there.
+            let clickhouse = match &settings.events {
+                EventsBackend::ClickHouse(servers) => Some(clickhouse::purge::events_per_site(
+                    &servers.iter().map(Client::new).collect::<Vec<_>>(),
+                )?),
+                EventsBackend::DuckDb => None,
+            };
+            let events_of = |domain: &str, here: u64| match &clickhouse {
+                Some(counts) => counts
+                    .iter()
+                    .find(|(site, _)| site == domain)
+                    .map_or(0, |(_, n)| *n),
+                None => here,
+            };
             let yes_no = |on: bool| if on { "yes" } else { "no" };
             let mut lines = vec![format!(
                 "{:<40} {:<24} {:<8} {:>12}  PUBLIC COUNTS",
                 "DOMAIN", "TIME ZONE", "FROM", "EVENTS"
             )];
             for site in &settings.sites {
-                let events = sites::event_count(&conn, site.domain.as_str())?;
+                let events = match clickhouse {
+                    Some(_) => events_of(site.domain.as_str(), 0),
+                    None => sites::event_count(&conn, site.domain.as_str())?,
+                };
                 lines.push(format!(
                     "{:<40} {:<24} {:<8} {:>12}  {}",
                     site.domain,
@@ -385,7 +406,7 @@ fn run(
                     site.domain,
                     site.timezone,
                     "cli",
-                    site.events,
+                    events_of(&site.domain, site.events),
                     yes_no(site.public_counters)
                 ));
             }
@@ -416,10 +437,31 @@ fn run(
                 live.counters.forget(domain.as_str());
             }
             if *purge {
-                Outcome::ok(format!(
-                    "removed {domain} and deleted its {} events",
-                    removed.events_deleted
-                ))
+                match &settings.events {
+                    EventsBackend::DuckDb => Outcome::ok(format!(
+                        "removed {domain} and deleted its {} events",
+                        removed.events_deleted
+                    )),
+                    EventsBackend::ClickHouse(servers) => {
+                        let shards: Vec<Client> = servers.iter().map(Client::new).collect();
+                        let purged = clickhouse::purge::purge(
+                            &shards,
+                            domain.as_str(),
+                            CLICKHOUSE_PURGE_WAIT,
+                        )?;
+                        if purged.done {
+                            Outcome::ok(format!(
+                                "removed {domain} and deleted its {} events",
+                                purged.events
+                            ))
+                        } else {
+                            Outcome::ok(format!(
+                                "removed {domain}; ClickHouse is still deleting its {} events (see system.mutations on each shard)",
+                                purged.events
+                            ))
+                        }
+                    }
+                }
             } else {
                 Outcome::ok(format!(
                     "removed {domain}; new events for it will be dropped. Its recorded events are kept (use --purge to delete them)"
@@ -729,7 +771,12 @@ fn run(
         }
         Command::Dropped { days } => {
             let since = Utc::now().date_naive() - Days::new(u64::from(*days).saturating_sub(1));
-            let totals = drops::totals_since(&conn, since)?;
+            let totals = match &settings.events {
+                EventsBackend::DuckDb => drops::totals_since(&conn, since)?,
+                EventsBackend::ClickHouse(servers) => {
+                    ClickHouseReader::new(Client::new(&servers[0])).dropped_since(since)?
+                }
+            };
             if totals.is_empty() {
                 Outcome::ok(format!("no events were dropped in the last {days} days"))
             } else {

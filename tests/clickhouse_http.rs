@@ -282,11 +282,8 @@ async fn migrate_copies_a_duckdb_store_into_clickhouse() {
         plan.answer(&conn, &conn).unwrap()
     };
 
-    let sites: String = spec
-        .sites
-        .iter()
-        .map(|s| format!("[[sites]]\ndomain = \"{s}\"\n"))
-        .collect();
+    // The first site from the config file, the others added from the command line.
+    let sites = format!("[[sites]]\ndomain = \"{site}\"\n");
     let config_text = config(&cluster, "").replace(
         &format!(
             "[[sites]]\ndomain = \"{SITE}\"\npublic_counters = true\ncounter_min_visitors = 1\n"
@@ -346,4 +343,53 @@ async fn migrate_copies_a_duckdb_store_into_clickhouse() {
     let clickhouse_answer = stats_query(&http, &server, &key, query.clone()).await;
     assert_eq!(clickhouse_answer["results"], duckdb_answer["results"]);
     assert!(clickhouse_answer["results"].as_array().unwrap().len() > 3);
+
+    // The command line counts in ClickHouse, and purges there.
+    let per_site = |name: &str| events.iter().filter(|e| e.site.as_str() == name).count();
+    for other in &spec.sites[1..] {
+        let (ok, out, err) = cli(&server.data_dir(), &["site", "add", other]);
+        assert!(ok, "{out}{err}");
+    }
+    let (ok, list, err) = cli(&server.data_dir(), &["site", "list"]);
+    assert!(ok, "{err}");
+    for name in &spec.sites {
+        let line = list.lines().find(|l| l.starts_with(name.as_str())).unwrap();
+        assert!(
+            line.split_whitespace()
+                .any(|w| w == per_site(name).to_string()),
+            "{name}: {line}"
+        );
+    }
+    let (ok, dropped, err) = cli(&server.data_dir(), &["dropped", "--days", "36500"]);
+    assert!(ok, "{err}");
+    assert!(
+        dropped
+            .lines()
+            .any(|l| l.starts_with(site.as_str()) && l.contains("bot") && l.ends_with(" 17")),
+        "{dropped}"
+    );
+    let purged = &spec.sites[1];
+    let (ok, out, err) = cli(&server.data_dir(), &["site", "remove", purged, "--purge"]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!("deleted its {} events", per_site(purged))),
+        "{out}"
+    );
+    for table in ["events_local", "daily_local", "sessions_local"] {
+        let left: u64 = shards
+            .iter()
+            .map(|c| {
+                scalar(
+                    c,
+                    &format!("SELECT count() AS n FROM footfall.{table} WHERE site = '{purged}'"),
+                )
+            })
+            .sum();
+        assert_eq!(left, 0, "{table}");
+    }
+    let kept: u64 = shards
+        .iter()
+        .map(|c| scalar(c, "SELECT count() AS n FROM footfall.events_local"))
+        .sum();
+    assert_eq!(kept, (events.len() - per_site(purged)) as u64);
 }

@@ -14,7 +14,6 @@ use footfall_collector::{DropCount, DropReason};
 use super::client::{ClickHouseError, Client};
 use super::{schema, sink};
 use crate::error::StoreError;
-use crate::stats::sql;
 
 /// Events sent per round of inserts (one insert per shard each).
 const BATCH: usize = 50_000;
@@ -149,21 +148,7 @@ fn duckdb_per_site(conn: &Connection) -> Result<Vec<(String, u64)>, MigrateError
 }
 
 fn clickhouse_per_site(shards: &[Client]) -> Result<Vec<(String, u64)>, MigrateError> {
-    let first = shards.first().ok_or(ClickHouseError::NoShards)?;
-    let decode = |reason: String| ClickHouseError::Decode {
-        url: first.url().to_owned(),
-        reason,
-    };
-    first
-        .query_json_rows(sql::clickhouse::events_per_site())?
-        .iter()
-        .map(|row| {
-            let site = row["site"].as_str().map(str::to_owned);
-            let count = row["n"].as_u64();
-            site.zip(count)
-                .ok_or_else(|| decode(format!("a count per site reads {row}")).into())
-        })
-        .collect()
+    Ok(super::purge::events_per_site(shards)?)
 }
 
 fn duckdb_drops(conn: &Connection) -> Result<Vec<DropCount>, MigrateError> {

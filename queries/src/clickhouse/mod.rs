@@ -10,6 +10,7 @@
 //! - [`client`]: a blocking HTTP client for one server.
 //! - [`schema`]: `queries/clickhouse/*.sql`, applied to every server.
 //! - [`sink`]: [`ClickHouseSink`](sink::ClickHouseSink), the writer's batches split by shard.
+//! - [`purge`]: deleting a site's events on every shard, and counting each site's.
 //! - [`migrate`]: `footfall migrate --from duckdb --to clickhouse`, with its check.
 //! - [`reader`]: [`ClickHouseReader`](reader::ClickHouseReader), the Stats API's counts from
 //!   the statements `stats::sql` writes in ClickHouse's dialect.
@@ -18,6 +19,7 @@ pub mod client;
 pub mod literal;
 #[cfg(feature = "store")]
 pub mod migrate;
+pub mod purge;
 #[cfg(feature = "store")]
 pub mod reader;
 pub mod schema;

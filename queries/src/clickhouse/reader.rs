@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::client::{ClickHouseError, Client};
 use crate::counters::{CounterReads, DayRow, SiteSpan, Span};
+use crate::drops::DropTotal;
 use crate::error::StoreError;
 use crate::stats::figures::Counts;
 use crate::stats::model::{Dimension, Period, Query};
@@ -82,6 +83,29 @@ impl ClickHouseReader {
             // Reasons this build does not know (from a newer one) are skipped.
             if let Some(reason) = DropReason::parse(&reason) {
                 totals.push((reason, number(&row, "n").map_err(|e| self.bad(e))?));
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Drop counts per site and reason since the UTC day `since` (`footfall dropped`).
+    pub fn dropped_since(&self, since: NaiveDate) -> Result<Vec<DropTotal>, StoreError> {
+        let mut totals = Vec::new();
+        for row in self.rows(&sql::clickhouse::dropped_since(since))? {
+            let read = || -> Result<_, String> {
+                Ok((
+                    text(&row, "site")?,
+                    text(&row, "reason")?,
+                    number(&row, "n")?,
+                ))
+            };
+            let (site, reason, count) = read().map_err(|e| self.bad(e))?;
+            if let Some(reason) = DropReason::parse(&reason) {
+                totals.push(DropTotal {
+                    site,
+                    reason,
+                    count,
+                });
             }
         }
         Ok(totals)

@@ -1430,6 +1430,28 @@ pub mod clickhouse {
         "SELECT site, count() AS n FROM footfall.events GROUP BY site ORDER BY site"
     }
 
+    /// The statements that delete a site's events and all that was made of them, to run on
+    /// every shard: the events, the views' tables (which a delete on the events does not
+    /// reach) and the drop counts. Mutations: ClickHouse applies them in the background.
+    pub fn purge(site: &str) -> Vec<String> {
+        let mut b = builder();
+        let site = b.text(site);
+        [
+            "footfall.events_local",
+            "footfall.daily_local",
+            "footfall.sessions_local",
+            "footfall.dropped_events_local",
+        ]
+        .iter()
+        .map(|table| format!("ALTER TABLE {table} DELETE WHERE site = {site}"))
+        .collect()
+    }
+
+    /// `n`: the mutations of the `footfall` tables not done yet.
+    pub fn mutations_pending() -> &'static str {
+        "SELECT count() AS n FROM system.mutations WHERE database = 'footfall' AND is_done = 0"
+    }
+
     /// `site`, `first`, `last` of every site with events.
     pub fn sites_with_events() -> &'static str {
         "SELECT site, min(ts_us) AS first, max(ts_us) AS last FROM footfall.events GROUP BY site"
@@ -1470,6 +1492,16 @@ pub mod clickhouse {
             "SELECT reason, toUInt64(sum(count)) AS n FROM footfall.dropped_events \
              WHERE site = {site} AND day >= {first} AND day <= {last} \
              GROUP BY reason ORDER BY n DESC, reason"
+        )
+    }
+
+    /// `site`, `reason`, `n`: drop counts per site and reason since the UTC day `since`.
+    pub fn dropped_since(since: chrono::NaiveDate) -> String {
+        let mut b = builder();
+        let since = b.date(since);
+        format!(
+            "SELECT site, reason, toUInt64(sum(count)) AS n FROM footfall.dropped_events \
+             WHERE day >= {since} GROUP BY site, reason ORDER BY site, reason"
         )
     }
 
