@@ -5,13 +5,20 @@
 //! The files are made once (the sample generator, written through the writer's sink) and kept in
 //! `$FOOTFALL_BENCH_DATA` (default `~/.cache/footfall-bench`). `FOOTFALL_BENCH_EVENTS` picks the
 //! sizes, comma-separated (default `1000000`; the second size is `10000000`).
+//!
+//! With `FOOTFALL_BENCH_CLICKHOUSE` set to a cluster's shard URLs (comma-separated, e.g. from
+//! `scripts/clickhouse.sh start DIR --shards 2`), the same queries are also timed on ClickHouse,
+//! after the file is copied there (`footfall migrate`'s copy, once per size: the cluster's
+//! events are replaced), and must give the same answers as DuckDB.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
+use footfall_queries::clickhouse::{self, ClickHouseConfig, ClickHouseReader, Client};
 use footfall_queries::sample::{self, SampleSpec};
+use footfall_queries::stats::run::CountSource;
 use footfall_queries::stats::{api, rollup};
 use footfall_queries::{Connection, Store, StoreOptions};
 use serde_json::{json, Value};
@@ -119,15 +126,49 @@ fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap()
 }
 
-fn answer(conn: &Connection, body: &Value) -> Value {
+fn answer(conn: &Connection, events: &impl CountSource, body: &Value) -> Value {
     let mut body = body.clone();
     body["site_id"] = json!("bench.test");
     api::parse(&body)
         .unwrap()
         .plan(chrono_tz::Tz::UTC, now(), None, &[])
         .unwrap()
-        .answer(conn, conn)
+        .answer(conn, events)
         .unwrap()
+}
+
+/// The cluster of `FOOTFALL_BENCH_CLICKHOUSE`, if set.
+fn clickhouse_shards() -> Option<Vec<Client>> {
+    let urls = std::env::var("FOOTFALL_BENCH_CLICKHOUSE").ok()?;
+    Some(
+        urls.split(',')
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| Client::new(&ClickHouseConfig::new(u.trim())))
+            .collect(),
+    )
+}
+
+/// Copies the store's events into the cluster, replacing what it held.
+fn copy_to_clickhouse(conn: &Connection, shards: &[Client]) {
+    clickhouse::schema::apply(shards).unwrap();
+    for shard in shards {
+        for table in [
+            "TRUNCATE TABLE footfall.events_local",
+            "TRUNCATE TABLE footfall.daily_local",
+            "TRUNCATE TABLE footfall.sessions_local",
+            "TRUNCATE TABLE footfall.dropped_events_local",
+        ] {
+            shard.execute(table).unwrap();
+        }
+    }
+    let started = Instant::now();
+    let copied = clickhouse::migrate::migrate(conn, shards, |_| {}).unwrap();
+    eprintln!(
+        "copied {} events to {} ClickHouse shard(s) in {:.1?}",
+        copied.events,
+        shards.len(),
+        started.elapsed()
+    );
 }
 
 fn benches(c: &mut Criterion) {
@@ -165,7 +206,7 @@ fn benches(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("queries_{size}_{label}"));
             group.sample_size(10);
             for (i, (name, body)) in queries().into_iter().enumerate() {
-                let first = answer(&conn, &body);
+                let first = answer(&conn, &conn, &body);
                 assert!(
                     !first["results"].as_array().unwrap().is_empty(),
                     "{name} finds rows"
@@ -175,10 +216,27 @@ fn benches(c: &mut Criterion) {
                 } else if !rolled {
                     answers.push(first);
                 }
-                group.bench_function(name, |b| b.iter(|| answer(&conn, &body)));
+                group.bench_function(name, |b| b.iter(|| answer(&conn, &conn, &body)));
             }
             group.finish();
         }
+        let Some(shards) = clickhouse_shards() else {
+            continue;
+        };
+        copy_to_clickhouse(&conn, &shards);
+        let reader = ClickHouseReader::new(shards[0].clone());
+        let mut group = c.benchmark_group(format!("queries_{size}_clickhouse"));
+        group.sample_size(10);
+        for (name, body) in queries() {
+            let here = answer(&conn, &conn, &body);
+            assert_eq!(
+                answer(&conn, &reader, &body),
+                here,
+                "{name}: the same answer from ClickHouse"
+            );
+            group.bench_function(name, |b| b.iter(|| answer(&conn, &reader, &body)));
+        }
+        group.finish();
     }
 }
 

@@ -15,6 +15,7 @@ use footfall_benches::load::drive::{drive, Outcome};
 use footfall_benches::load::landed::{self, Landed};
 use footfall_benches::load::mix::{self, Template};
 use footfall_benches::load::process::{cpu_of, sibling, Server};
+use footfall_queries::clickhouse::{ClickHouseConfig, Client};
 
 const DOMAIN: &str = "load.test";
 
@@ -48,6 +49,11 @@ struct Args {
     /// The ceiling binary (default: next to this one).
     #[arg(long)]
     ceiling: Option<PathBuf>,
+    /// Also run Footfall on ClickHouse, on these shards' HTTP URLs (comma-separated, e.g. from
+    /// `scripts/clickhouse.sh start DIR --shards 2`), after each DuckDB run. Their events are
+    /// deleted before each run.
+    #[arg(long, value_delimiter = ',')]
+    clickhouse: Vec<String>,
 }
 
 /// One load run against one server.
@@ -70,6 +76,18 @@ fn main() -> std::process::ExitCode {
     let badges = Arc::new(mix::counter_reads("/api/counter.svg", DOMAIN));
     let duration = Duration::from_secs(args.seconds);
     let mut all_landed = true;
+    // DuckDB, then ClickHouse when asked for.
+    let clickhouse: Option<Vec<Client>> = (!args.clickhouse.is_empty()).then(|| {
+        args.clickhouse
+            .iter()
+            .map(|url| Client::new(&ClickHouseConfig::new(url.trim())))
+            .collect()
+    });
+    let backends = [None, clickhouse];
+    let backends: Vec<&Option<Vec<Client>>> = backends
+        .iter()
+        .take(if backends[1].is_some() { 2 } else { 1 })
+        .collect();
 
     println!(
         "{} s per run, load generator on {} threads, DuckDB {} / {} threads\n",
@@ -117,97 +135,114 @@ fn main() -> std::process::ExitCode {
         });
         let _ = ceiling.stop(Duration::from_secs(10));
 
-        let data = tempfile::tempdir().expect("a temporary folder");
-        let config = data.path().join("footfall.toml");
-        std::fs::write(&config, footfall_config(&args)).expect("config written");
-        let mut command =
-            Command::new(args.footfall.clone().unwrap_or_else(|| sibling("footfall")));
-        command
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(data.path())
-            .arg("serve")
-            .env("RUST_LOG", "info");
-        let footfall = Server::start(command).expect("Footfall starts");
-        let ingest = load(&footfall, &events, StatusCode::ACCEPTED);
-        row(
-            connections,
-            "Footfall",
-            "POST /api/event",
-            &ingest,
-            Some(&ceiling_events),
-        );
-        if let Some(ceiling_reads) = &ceiling_reads {
-            // The last events' commit (every 200 ms) is in the counters well before this.
-            std::thread::sleep(Duration::from_secs(1));
-            let json = load(&footfall, &reads, StatusCode::OK);
+        for shards in backends.iter() {
+            let label = if shards.is_some() {
+                "Footfall, ClickHouse"
+            } else {
+                "Footfall"
+            };
+            if let Some(shards) = shards {
+                landed::clear_clickhouse(shards).expect("the ClickHouse tables are emptied");
+            }
+            let data = tempfile::tempdir().expect("a temporary folder");
+            let config = data.path().join("footfall.toml");
+            std::fs::write(&config, footfall_config(&args, shards.as_deref()))
+                .expect("config written");
+            let mut command =
+                Command::new(args.footfall.clone().unwrap_or_else(|| sibling("footfall")));
+            command
+                .arg("--config")
+                .arg(&config)
+                .arg("--data-dir")
+                .arg(data.path())
+                .arg("serve")
+                .env("RUST_LOG", "info");
+            let footfall = Server::start(command).expect("Footfall starts");
+            let ingest = load(&footfall, &events, StatusCode::ACCEPTED);
             row(
                 connections,
-                "Footfall",
-                "GET /api/counter",
-                &json,
-                Some(ceiling_reads),
+                label,
+                "POST /api/event",
+                &ingest,
+                Some(&ceiling_events),
             );
-            let svg = load(&footfall, &badges, StatusCode::OK);
-            row(
-                connections,
-                "Footfall",
-                "GET /api/counter.svg",
-                &svg,
-                Some(ceiling_reads),
+            if let Some(ceiling_reads) = &ceiling_reads {
+                // The last events' commit (every 200 ms) is in the counters well before this.
+                std::thread::sleep(Duration::from_secs(1));
+                let json = load(&footfall, &reads, StatusCode::OK);
+                row(
+                    connections,
+                    label,
+                    "GET /api/counter",
+                    &json,
+                    Some(ceiling_reads),
+                );
+                let svg = load(&footfall, &badges, StatusCode::OK);
+                row(
+                    connections,
+                    label,
+                    "GET /api/counter.svg",
+                    &svg,
+                    Some(ceiling_reads),
+                );
+            }
+            let stopped = footfall.stop(Duration::from_secs(15));
+            let report = match stopped {
+                Ok(stopped) => {
+                    // Warnings, errors and slow commits say why a run went as it did.
+                    for line in stopped.log.iter().filter(|l| {
+                        l.contains("WARN")
+                            || l.contains("ERROR")
+                            || l.contains("committing")
+                            || l.contains("checkpoint")
+                    }) {
+                        eprintln!("  server: {line}");
+                    }
+                    let written = stopped
+                        .log
+                        .iter()
+                        .rev()
+                        .find(|l| l.contains("events written this run"))
+                        .cloned()
+                        .unwrap_or_default();
+                    format!(
+                        "stopped in {:.2} s ({}); {}",
+                        stopped.took.as_secs_f64(),
+                        stopped.status,
+                        written
+                            .split("stopped: ")
+                            .nth(1)
+                            .unwrap_or("no stop line logged")
+                    )
+                }
+                Err(e) => {
+                    all_landed = false;
+                    e
+                }
+            };
+            let landed = match shards {
+                Some(shards) => landed::count_clickhouse(shards).map_err(|e| e.to_string()),
+                None => {
+                    landed::count(&data.path().join("footfall.duckdb")).map_err(|e| e.to_string())
+                }
+            }
+            .unwrap_or_else(|e| {
+                all_landed = false;
+                eprintln!("cannot read the store: {e}");
+                Landed::default()
+            });
+            let accepted = ingest.outcome.expected;
+            let same = accepted == landed.accounted() && ingest.outcome.errors == 0;
+            all_landed &= same;
+            eprintln!(
+                "  {connections} connections, {label}: {accepted} answered 202; {} events stored + {} hits dropped {:?} = {}{}; {report}",
+                landed.events,
+                landed.accounted() - landed.events,
+                landed.dropped,
+                landed.accounted(),
+                if same { " (equal)" } else { " — NOT EQUAL" },
             );
         }
-        let stopped = footfall.stop(Duration::from_secs(15));
-        let report = match stopped {
-            Ok(stopped) => {
-                // Warnings, errors and slow commits say why a run went as it did.
-                for line in stopped.log.iter().filter(|l| {
-                    l.contains("WARN")
-                        || l.contains("ERROR")
-                        || l.contains("committing")
-                        || l.contains("checkpoint")
-                }) {
-                    eprintln!("  server: {line}");
-                }
-                let written = stopped
-                    .log
-                    .iter()
-                    .rev()
-                    .find(|l| l.contains("events written this run"))
-                    .cloned()
-                    .unwrap_or_default();
-                format!(
-                    "stopped in {:.2} s ({}); {}",
-                    stopped.took.as_secs_f64(),
-                    stopped.status,
-                    written
-                        .split("stopped: ")
-                        .nth(1)
-                        .unwrap_or("no stop line logged")
-                )
-            }
-            Err(e) => {
-                all_landed = false;
-                e
-            }
-        };
-        let landed = landed::count(&data.path().join("footfall.duckdb")).unwrap_or_else(|e| {
-            all_landed = false;
-            eprintln!("cannot read the store: {e}");
-            Landed::default()
-        });
-        let accepted = ingest.outcome.expected;
-        let same = accepted == landed.accounted() && ingest.outcome.errors == 0;
-        all_landed &= same;
-        eprintln!(
-            "  {connections} connections: {accepted} answered 202; {} events stored + {} hits dropped {:?} = {}{}; {report}",
-            landed.events,
-            landed.accounted() - landed.events,
-            landed.dropped,
-            landed.accounted(),
-            if same { " (equal)" } else { " — NOT EQUAL" },
-        );
     }
     if all_landed {
         std::process::ExitCode::SUCCESS
@@ -238,7 +273,7 @@ fn row(connections: usize, server: &str, endpoint: &str, run: &Run, ceiling: Opt
 
 /// Footfall's configuration for a run: loopback only, the harness trusted as the proxy that sets
 /// `X-Forwarded-For`, one site with public counters, GeoIP when available.
-fn footfall_config(args: &Args) -> String {
+fn footfall_config(args: &Args, clickhouse: Option<&[Client]>) -> String {
     let geoip = if args.geoip.is_empty() {
         let cache = PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
             .join(".cache/footfall-geoip");
@@ -267,6 +302,7 @@ geoip = [{geoip}]
 [store]
 memory_limit = "{memory}"
 threads = {threads}
+{clickhouse}
 
 # The reads all come from the load generator's one address: no per-client limit on them. The
 # events' limit stays on (each of the mix's 40,000 visitors sends about one a second), so its
@@ -280,6 +316,13 @@ public_counters = true
 counter_min_visitors = 1
 "#,
         geoip = geoip.join(", "),
+        clickhouse = clickhouse.map_or(String::new(), |shards| {
+            let urls: Vec<String> = shards.iter().map(|c| format!("{:?}", c.url())).collect();
+            format!(
+                "backend = \"clickhouse\"\n\n[clickhouse]\nshards = [{}]\n",
+                urls.join(", ")
+            )
+        }),
         memory = args.memory_limit,
         threads = args.store_threads,
     )
