@@ -147,6 +147,63 @@ async fn the_server_writes_and_reads_on_clickhouse() {
     .await;
     assert_eq!(realtime, json!(60));
 
+    // The dashboard's reads: its queries, the prop keys of a custom event, the dropped bots.
+    let signup = http
+        .post(server.url("/api/event"))
+        .header("user-agent", FIREFOX)
+        .header("x-forwarded-for", "10.0.0.1")
+        .body(
+            json!({"n": "Signup", "u": format!("https://{SITE}/pricing"), "p": {"plan": "pro"}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), StatusCode::ACCEPTED);
+    let bot = http
+        .post(server.url("/api/event"))
+        .header("user-agent", "curl/8.0")
+        .header("x-forwarded-for", "10.9.9.9")
+        .body(json!({"n": "pageview", "u": format!("https://{SITE}/")}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bot.status(), StatusCode::ACCEPTED);
+    wait_for(&cluster, 81, Duration::from_secs(20));
+    // Drop counts are written with a batch at most every 2 s.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = owner_session(&no_redirects, &server, "owner", "a long enough password").await;
+    let dashboard = |path: &'static str, body: Value| {
+        let request = http
+            .post(server.url(path))
+            .header("cookie", cookie.clone())
+            .json(&body);
+        async move { json_of(request).await }
+    };
+    let day = json!({"site_id": SITE, "date_range": "day"});
+    let mut query = day.clone();
+    query["metrics"] = json!(["visitors", "events"]);
+    query["dimensions"] = json!(["event:name"]);
+    assert_eq!(
+        dashboard("/api/dashboard/query", query).await["results"],
+        json!([
+            {"dimensions": ["pageview"], "metrics": [60, 80]},
+            {"dimensions": ["Signup"], "metrics": [1, 1]}
+        ])
+    );
+    assert_eq!(
+        dashboard("/api/dashboard/prop_keys", day.clone()).await,
+        json!({"keys": ["plan"]})
+    );
+    assert_eq!(
+        dashboard("/api/dashboard/dropped", day).await["results"],
+        json!([{"reason": "bot", "events": 1}])
+    );
+
     // The public counters, live from the writer, and loaded from ClickHouse after a restart.
     let counter = |server: &Server| {
         let url = server.url(&format!("/api/counter?site={SITE}&path=/pricing"));
@@ -155,6 +212,7 @@ async fn the_server_writes_and_reads_on_clickhouse() {
     };
     let live = counter(&server).await;
     assert_eq!(live["pageviews"], json!(20), "{live}");
+    assert_eq!(live["visitors"], json!(20), "{live}");
     let (dir, _) = server.stop();
     let server = Server::start_in(dir, &config(&cluster, ""), &[]);
     let loaded = counter(&server).await;
@@ -181,7 +239,7 @@ async fn the_server_writes_and_reads_on_clickhouse() {
     assert!(status.success(), "{}", server.logs());
     assert!(took < Duration::from_secs(10), "{took:?}");
     let stored = per_shard(&cluster).iter().sum::<u64>();
-    assert_eq!(stored, 80 + accepted, "after the stop");
+    assert_eq!(stored, 81 + accepted, "after the stop");
     // The data directory's file keeps the small tables only.
     let conn = open_db(&server.database());
     assert_eq!(count(&conn, "SELECT count(*) FROM events"), 0);
