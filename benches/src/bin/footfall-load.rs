@@ -54,6 +54,11 @@ struct Args {
     /// deleted before each run.
     #[arg(long, value_delimiter = ',')]
     clickhouse: Vec<String>,
+    /// Start from a store that already holds events: each DuckDB run from a copy of this file,
+    /// and ClickHouse from what its tables hold (not emptied then; the same events should be
+    /// there, e.g. copied by `footfall migrate`). What landed is counted as the difference.
+    #[arg(long)]
+    start_from: Option<PathBuf>,
 }
 
 /// One load run against one server.
@@ -141,10 +146,25 @@ fn main() -> std::process::ExitCode {
             } else {
                 "Footfall"
             };
-            if let Some(shards) = shards {
-                landed::clear_clickhouse(shards).expect("the ClickHouse tables are emptied");
-            }
             let data = tempfile::tempdir().expect("a temporary folder");
+            let store = data.path().join("footfall.duckdb");
+            let before = match (shards, &args.start_from) {
+                (Some(shards), None) => {
+                    landed::clear_clickhouse(shards).expect("the ClickHouse tables are emptied");
+                    Landed::default()
+                }
+                (Some(shards), Some(_)) => {
+                    landed::count_clickhouse(shards).expect("ClickHouse counts its events")
+                }
+                (None, Some(file)) => {
+                    std::fs::copy(file, &store).expect("the starting store is copied");
+                    landed::count(&store).expect("the starting store counts its events")
+                }
+                (None, None) => Landed::default(),
+            };
+            if before.events > 0 {
+                eprintln!("  {label} starts with {} events", before.events);
+            }
             let config = data.path().join("footfall.toml");
             std::fs::write(&config, footfall_config(&args, shards.as_deref()))
                 .expect("config written");
@@ -222,10 +242,9 @@ fn main() -> std::process::ExitCode {
             };
             let landed = match shards {
                 Some(shards) => landed::count_clickhouse(shards).map_err(|e| e.to_string()),
-                None => {
-                    landed::count(&data.path().join("footfall.duckdb")).map_err(|e| e.to_string())
-                }
+                None => landed::count(&store).map_err(|e| e.to_string()),
             }
+            .map(|after| after.since(&before))
             .unwrap_or_else(|e| {
                 all_landed = false;
                 eprintln!("cannot read the store: {e}");

@@ -28,6 +28,24 @@ impl Landed {
     }
 }
 
+impl Landed {
+    /// What was added since `before`.
+    pub fn since(&self, before: &Landed) -> Landed {
+        Landed {
+            events: self.events - before.events.min(self.events),
+            dropped: self
+                .dropped
+                .iter()
+                .map(|(reason, n)| {
+                    let earlier = before.dropped.get(reason).copied().unwrap_or(0);
+                    (reason.clone(), n - earlier.min(*n))
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        }
+    }
+}
+
 /// Counts in the store at `path`, opened read-only.
 pub fn count(path: &Path) -> duckdb::Result<Landed> {
     let conn =
