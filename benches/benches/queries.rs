@@ -148,9 +148,22 @@ fn clickhouse_shards() -> Option<Vec<Client>> {
     )
 }
 
-/// Copies the store's events into the cluster, replacing what it held.
+/// Copies the store's events into the cluster, replacing what it held, unless it already holds
+/// as many as the store (a previous run's copy).
 fn copy_to_clickhouse(conn: &Connection, shards: &[Client]) {
     clickhouse::schema::apply(shards).unwrap();
+    let here: u64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    let there: u64 = clickhouse::purge::events_per_site(shards)
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    if here == there {
+        eprintln!("ClickHouse already holds the {here} events");
+        return;
+    }
     for shard in shards {
         for table in [
             "TRUNCATE TABLE footfall.events_local",

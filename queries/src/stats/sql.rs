@@ -641,6 +641,14 @@ pub fn statement_in(
     // Each page metric reads the engagement reports its own way: only those asked for are made.
     let with_time = query.metrics.contains(&Metric::TimeOnPage);
     let with_scroll = query.metrics.contains(&Metric::ScrollDepth);
+    // ClickHouse aggregates on the shards when a SELECT reads the Distributed table itself: each
+    // shard sends its groups' partial counts instead of its rows. So there, when the matching
+    // events need neither their visits nor goals, `em` reads the events table directly.
+    let em_from = if b.clickhouse() && !joined && !by_goal {
+        format!("{events} WHERE {scope} AND ({filter})")
+    } else {
+        b.read(counted)
+    };
     let em = format!(
         "SELECT {event_dims}{visitor_count} AS visitors, {visit_count} AS visits, \
            {pageviews} AS pageviews, {events_count} AS events{engaged} \
@@ -673,7 +681,7 @@ pub fn statement_in(
         } else {
             String::new()
         },
-        from = b.read(counted),
+        from = em_from,
         group_by = group_by(&[]),
     );
     b.define("em", em);
