@@ -15,6 +15,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::*;
 
+#[path = "../queries/tests/common/cluster.rs"]
+mod cluster;
+
 /// The site's zone is 14 hours ahead of UTC, and the browser runs in Honolulu, 10 hours behind:
 /// the site's today is always the browser's tomorrow, so a date taken in the wrong zone shows.
 const CONFIG: &str = "trusted_proxies = [\"127.0.0.1\"]\n[[sites]]\ndomain = \"example.com\"\n\
@@ -125,7 +128,30 @@ fn csv_records(text: &str) -> Vec<Vec<String>> {
 
 #[tokio::test]
 async fn an_owner_signs_in_and_the_dashboard_shows_the_apis_numbers() {
-    let server = Server::start(CONFIG);
+    dashboard_shows_the_apis_numbers(CONFIG).await;
+}
+
+/// The same on the ClickHouse backend, two shards on loopback: the dashboard works unchanged.
+#[tokio::test]
+async fn the_dashboard_works_the_same_on_clickhouse() {
+    let cluster = cluster::Cluster::start(2);
+    let shards: Vec<String> = cluster
+        .clients()
+        .iter()
+        .map(|c| format!("{:?}", c.url()))
+        .collect();
+    // The top-level keys first, then the sections, then the sites.
+    let (top, sites) = CONFIG.split_once("[[sites]]").unwrap();
+    let config = format!(
+        "{top}[store]\nbackend = \"clickhouse\"\n\
+         [clickhouse]\nshards = [{}]\nflush_interval_ms = 200\n[[sites]]{sites}",
+        shards.join(", ")
+    );
+    dashboard_shows_the_apis_numbers(&config).await;
+}
+
+async fn dashboard_shows_the_apis_numbers(config: &str) {
+    let server = Server::start(config);
     let http = client();
     // Visitors from two countries (the test GeoIP database knows 81.2.69.0/24 as GB), on three
     // pages; one of them bounces.
