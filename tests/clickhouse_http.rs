@@ -277,6 +277,17 @@ async fn a_shard_outage_loses_nothing_acknowledged() {
         "a full queue answers 503: {accepted} accepted"
     );
     assert!(accepted > 400, "the queue's room was used: {accepted}");
+    // Reads need every shard: meanwhile the Stats API says to come back.
+    let key = stats_key(&server, SITE);
+    let read = http
+        .post(server.url("/api/v2/query"))
+        .bearer_auth(&key)
+        .json(&json!({"site_id": SITE, "metrics": ["visitors"], "date_range": "day"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(read.headers().contains_key("retry-after"));
     // The writer says why (the log is read from the server's output as it comes).
     let said = Instant::now();
     while !server.logs().contains("events failed, retrying") {

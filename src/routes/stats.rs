@@ -15,7 +15,7 @@ use chrono_tz::Tz;
 use footfall_collector::SiteDomain;
 use footfall_queries::stats::run::Events;
 use footfall_queries::stats::{api, QueryError};
-use footfall_queries::{goals, keys};
+use footfall_queries::{goals, keys, StoreError};
 use serde_json::Value;
 
 use super::check_reads;
@@ -154,6 +154,15 @@ pub(super) async fn reading<T: Send + 'static>(
     .map_err(|e| AppError::Internal(anyhow::anyhow!("query task failed: {e}")))?
     .map_err(|e| match e {
         QueryError::Invalid(message) => AppError::BadRequest(message),
+        // A ClickHouse shard that does not answer is an outage that passes (a restart): the
+        // client may ask again, as it may when the collector's queue is full.
+        QueryError::Store(StoreError::ClickHouse(e)) if e.is_outage() => {
+            tracing::warn!("a read failed: {e}");
+            AppError::Unavailable {
+                reason: "the event store does not answer; try again shortly".into(),
+                retry_after_secs: 5,
+            }
+        }
         QueryError::Store(e) => AppError::Internal(e.into()),
     })
 }

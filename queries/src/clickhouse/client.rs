@@ -89,6 +89,33 @@ pub enum ClickHouseError {
 /// The longest statement a read may send, in bytes (`max_query_size`).
 const MAX_QUERY_SIZE: &str = "16777216";
 
+impl ClickHouseError {
+    /// Whether the cluster is (partly) unreachable, which passes, rather than a statement it
+    /// refused: the server itself does not answer, or it answered that it could not reach
+    /// another shard (codes 279 ALL_CONNECTION_TRIES_FAILED, 210 NETWORK_ERROR, 209
+    /// SOCKET_TIMEOUT).
+    pub fn is_outage(&self) -> bool {
+        match self {
+            ClickHouseError::Connection { .. } => true,
+            ClickHouseError::Status { message, .. } => {
+                matches!(error_code(message), Some(279 | 210 | 209))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The code of a ClickHouse error message: `Code: 279, e.displayText() = …` (18.16) or
+/// `Code: 279. DB::Exception: …` (current servers).
+fn error_code(message: &str) -> Option<u32> {
+    let digits: String = message
+        .strip_prefix("Code: ")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 /// How much of an error body is kept: ClickHouse's message is a line or two, and a stack trace
 /// is of no use to the caller.
 const MAX_ERROR_BODY: u64 = 16 * 1024;
@@ -298,6 +325,23 @@ fn truncate(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreachable_shard_is_an_outage_in_either_servers_words() {
+        let status = |message: &str| ClickHouseError::Status {
+            url: "http://127.0.0.1:8123".into(),
+            status: 500,
+            message: message.into(),
+        };
+        assert!(status(
+            "Code: 279, e.displayText() = DB::NetException: All connection tries failed"
+        )
+        .is_outage());
+        assert!(status("Code: 279. DB::NetException: All connection tries failed. (ALL_CONNECTION_TRIES_FAILED)").is_outage());
+        assert!(!status("Code: 62, e.displayText() = DB::Exception: Syntax error").is_outage());
+        assert!(!status("Code: 2790, something else").is_outage());
+        assert!(!ClickHouseError::NoShards.is_outage());
+    }
 
     #[test]
     fn identifiers_are_plain_names() {
