@@ -164,16 +164,7 @@ fn copy_to_clickhouse(conn: &Connection, shards: &[Client]) {
         eprintln!("ClickHouse already holds the {here} events");
         return;
     }
-    for shard in shards {
-        for table in [
-            "TRUNCATE TABLE footfall.events_local",
-            "TRUNCATE TABLE footfall.daily_local",
-            "TRUNCATE TABLE footfall.sessions_local",
-            "TRUNCATE TABLE footfall.dropped_events_local",
-        ] {
-            shard.execute(table).unwrap();
-        }
-    }
+    footfall_benches::load::landed::clear_clickhouse(shards).unwrap();
     let started = Instant::now();
     let copied = clickhouse::migrate::migrate(conn, shards, |_| {}).unwrap();
     eprintln!(
