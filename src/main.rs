@@ -15,11 +15,13 @@ use footfall_queries::{Store, StoreError};
 
 /// mimalloc instead of glibc's allocator: every hit is allocated on an HTTP thread and freed on
 /// the writer's, a pattern glibc handles with locks and consolidation that cost the ingest path
-/// about a tenth of its time (see benches/README.md).
+/// about a tenth of its time (see benches/README.md). Its `override` feature puts DuckDB's C++
+/// on it too (see `footfall::memory`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    footfall::memory::tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -1,13 +1,15 @@
-//! Where the server's memory is, logged once a minute at debug level (target
-//! `footfall::memory`), so that growth on a long run can be told apart: DuckDB's own accounting
-//! (its buffer pool and what its queries and appends hold), glibc's heap (DuckDB's C++ allocates
-//! there), and the rest of the process (Rust's allocations through mimalloc, stacks, code).
+//! The server's allocator, and where its memory is.
 //!
-//! Nothing is measured unless that target is enabled, e.g.
-//! `RUST_LOG=info,footfall::memory=debug`; the soak drill (docs/reliability.md, drill 12) reads
+//! mimalloc serves every allocation of the process, Rust's and DuckDB's C++ alike (the
+//! `override` feature): under glibc, DuckDB's allocations from many query threads left the
+//! process growing by 20–30 MB an hour on a steady load, and the soak drill failed
+//! (docs/reliability.md, drill 12). [`tune_allocator`] sets it to hand freed memory back at once.
+//!
+//! [`keep_reported`] logs, once a minute at debug level (target `footfall::memory`), DuckDB's
+//! own accounting (its buffer pool and what its queries and appends hold) beside what mimalloc
+//! has committed, so that growth on a long run can be told apart. Nothing is measured unless
+//! that target is enabled, e.g. `RUST_LOG=info,footfall::memory=debug`; the soak drill reads
 //! these lines.
-//!
-//! Also here: [`keep_trimmed`], which hands glibc's free pages back to the system once a minute.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,23 +29,20 @@ pub struct Usage {
     pub anonymous: u64,
     /// What DuckDB accounts for itself, by tag, largest first.
     pub duckdb: Vec<(String, u64)>,
-    /// glibc's heap: in use, and held from the system (in use, free in its arenas, and mapped
-    /// blocks).
-    pub glibc_in_use: u64,
-    pub glibc_held: u64,
+    /// What the allocator holds from the system (mimalloc's committed memory): every heap
+    /// allocation of the process, with the free pages it has not yet handed back.
+    pub allocator_committed: u64,
 }
 
 impl Usage {
     /// Measures now. DuckDB's part is left empty if the store cannot answer.
     pub fn measure(store: &Store) -> Usage {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let (glibc_in_use, glibc_held) = glibc_heap();
         Usage {
             resident: status_kb(&status, "VmRSS:") * 1024,
             anonymous: status_kb(&status, "RssAnon:") * 1024,
             duckdb: store.memory_by_tag().unwrap_or_default(),
-            glibc_in_use,
-            glibc_held,
+            allocator_committed: allocator_committed(),
         }
     }
 
@@ -77,37 +76,45 @@ pub async fn keep_reported(store: Arc<Store>) {
             resident_mb = format_args!("{:.1}", usage.resident as f64 / MB),
             anonymous_mb = format_args!("{:.1}", usage.anonymous as f64 / MB),
             duckdb_mb = format_args!("{:.1}", usage.duckdb_total() as f64 / MB),
-            glibc_in_use_mb = format_args!("{:.1}", usage.glibc_in_use as f64 / MB),
-            glibc_held_mb = format_args!("{:.1}", usage.glibc_held as f64 / MB),
+            allocator_mb = format_args!("{:.1}", usage.allocator_committed as f64 / MB),
             "memory (DuckDB's largest: {})",
             top.join(", ")
         );
     }
 }
 
-/// Once a minute, returns the free pages of glibc's heap to the system (`malloc_trim`). DuckDB's
-/// C++ allocates through glibc from whichever thread runs a query or a checkpoint; glibc gives
-/// each thread an arena and keeps what is freed there resident for reuse, so after a few
-/// thousand queries the process holds tens of megabytes it does not use. Trimming walks every
-/// arena and releases whole free pages in place (the allocations themselves do not move); it
-/// takes a few milliseconds on a blocking thread. Runs until aborted.
-pub async fn keep_trimmed() {
-    let mut every = tokio::time::interval(EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        let _ = tokio::task::spawn_blocking(trim).await;
-    }
+/// mimalloc's option numbers (`mi_option_t` in mimalloc 3's `mimalloc.h`): the sys crate names
+/// only the options that kept their number across versions.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Tells mimalloc to return freed pages to the system at once rather than after its default
+/// delay (a second, ten for its arenas). Under DuckDB's bursts of query memory the delay kept
+/// about 35 MB more resident in the soak drill, for no speed the benches could see. Call once,
+/// first thing in `main`; mimalloc reads the option each time it purges.
+pub fn tune_allocator() {
+    // SAFETY: sets one of mimalloc's integer options; no pointers are involved.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
 }
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn trim() {
-    // SAFETY: malloc_trim takes no pointers; it only releases pages glibc holds free.
-    unsafe { libc::malloc_trim(0) };
+/// mimalloc's committed bytes now.
+fn allocator_committed() -> u64 {
+    let mut fields = [0usize; 8];
+    let [elapsed, user, system, rss, peak_rss, commit, peak_commit, faults] = &mut fields;
+    // SAFETY: mi_process_info writes one usize through each pointer, all of them live locals.
+    unsafe {
+        libmimalloc_sys::mi_process_info(
+            elapsed,
+            user,
+            system,
+            rss,
+            peak_rss,
+            commit,
+            peak_commit,
+            faults,
+        )
+    };
+    fields[5] as u64
 }
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim() {}
 
 /// A `/proc/self/status` line's value in kB (0 if absent).
 fn status_kb(status: &str, key: &str) -> u64 {
@@ -117,22 +124,6 @@ fn status_kb(status: &str, key: &str) -> u64 {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kb| kb.parse().ok())
         .unwrap_or(0)
-}
-
-/// glibc's heap over all its arenas: (in use, held from the system).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn glibc_heap() -> (u64, u64) {
-    // SAFETY: mallinfo2 only reads the allocator's counters; it takes no pointers.
-    let info = unsafe { libc::mallinfo2() };
-    (
-        (info.uordblks + info.hblkhd) as u64,
-        (info.arena + info.hblkhd) as u64,
-    )
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn glibc_heap() -> (u64, u64) {
-    (0, 0)
 }
 
 #[cfg(test)]
@@ -153,7 +144,22 @@ mod tests {
         let usage = Usage::measure(&store);
         assert!(usage.resident > 0 && usage.anonymous > 0);
         assert!(usage.anonymous <= usage.resident);
-        // DuckDB's C++ has allocated in glibc's heap by now.
-        assert!(usage.glibc_in_use > 0 && usage.glibc_in_use <= usage.glibc_held);
+        assert!(usage.allocator_committed > 0);
+    }
+
+    /// C's `malloc` and `free` (what DuckDB's C++ calls) are mimalloc's, not glibc's.
+    #[test]
+    fn c_allocations_go_through_mimalloc() {
+        for size in [64, 1 << 20, 64 << 20] {
+            // SAFETY: a plain allocation, written to, asked about and freed once.
+            unsafe {
+                let block = libc::malloc(size);
+                assert!(!block.is_null());
+                std::ptr::write_bytes(block.cast::<u8>(), 1, size);
+                let owned = libmimalloc_sys::mi_is_in_heap_region(block);
+                libc::free(block);
+                assert!(owned, "a {size}-byte malloc is not in mimalloc's heap");
+            }
+        }
     }
 }

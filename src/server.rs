@@ -119,7 +119,6 @@ pub async fn run(
     let connection_limit = fit_connection_limit(app.settings.connections.limit);
     let sweeper = tokio::spawn(rate_limit::keep_swept(app.client_limits.clone()));
     let memory_reports = tokio::spawn(memory::keep_reported(app.store.clone()));
-    let memory_trims = tokio::spawn(memory::keep_trimmed());
 
     if let Some(token) = app.setup_token.lock().as_deref() {
         let base = if app.settings.public_url.is_empty() {
@@ -162,7 +161,6 @@ pub async fn run(
     }
     sweeper.abort();
     memory_reports.abort();
-    memory_trims.abort();
     tracing::info!("stopped accepting requests; writing what is queued");
     // The rollup step in progress has finished (or does now), so the final checkpoint meets no
     // open transaction.
