@@ -120,7 +120,12 @@ impl App {
                     )
                 }
             };
-        let counters = load_counters(counter_reads, &collector, clock.clone())?;
+        let counters = load_counters(
+            counter_reads,
+            &collector,
+            clock.clone(),
+            settings.counters_refresh,
+        )?;
         let writer = Writer::spawn_observed(
             sink,
             collector.clone(),
@@ -166,11 +171,13 @@ fn first_run_link(store: &Store) -> anyhow::Result<Option<String>> {
 }
 
 /// The public sites' counts from the store, each in its site's time zone. Done before the writer
-/// starts, so that no event is counted twice.
+/// starts, so that no event is counted twice. With `refresh`, the recent days are read again on
+/// that timer (other collectors write to the store too).
 fn load_counters(
     reads: Box<dyn CounterReads>,
     collector: &Arc<Collector>,
     clock: Arc<dyn Clock>,
+    refresh: Option<std::time::Duration>,
 ) -> anyhow::Result<Arc<Counters>> {
     let registry = collector.clone();
     // Read from the live registry, so a site turned on or off later is counted or not.
@@ -182,9 +189,12 @@ fn load_counters(
             .then(|| site.settings.timezone.parse().unwrap_or(Tz::UTC))
     });
     let started = std::time::Instant::now();
-    let counters = Counters::load(reads, rules, clock)
+    let mut counters = Counters::load(reads, rules, clock)
         .context("cannot count the stored events for the public counters")?;
     tracing::info!("public counts loaded in {:.1?}", started.elapsed());
+    if let Some(every) = refresh {
+        counters = counters.refresh_every(every);
+    }
     Ok(Arc::new(counters))
 }
 

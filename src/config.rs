@@ -56,6 +56,9 @@ pub struct ClickHouseSection {
     /// with thousands of rows each, where DuckDB wants small frequent commits.
     pub batch_rows: usize,
     pub flush_interval_ms: u64,
+    /// How often the public counters read the last days again from ClickHouse, where other
+    /// collectors' events are (0: never, for a single collector).
+    pub counters_refresh_seconds: u32,
 }
 
 impl std::fmt::Debug for ClickHouseSection {
@@ -66,6 +69,7 @@ impl std::fmt::Debug for ClickHouseSection {
             .field("query_timeout_seconds", &self.query_timeout_seconds)
             .field("batch_rows", &self.batch_rows)
             .field("flush_interval_ms", &self.flush_interval_ms)
+            .field("counters_refresh_seconds", &self.counters_refresh_seconds)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +83,7 @@ impl Default for ClickHouseSection {
             query_timeout_seconds: 60,
             batch_rows: 30_000,
             flush_interval_ms: 1_000,
+            counters_refresh_seconds: 60,
         }
     }
 }
@@ -283,6 +288,9 @@ pub struct Settings {
     pub events: EventsBackend,
     /// `[clickhouse]`'s servers, whatever the backend (for `footfall migrate`).
     pub clickhouse: Vec<ClickHouseConfig>,
+    /// How often the public counters read the recent days again from the store: on ClickHouse,
+    /// which other collectors write to as well; `None` where this server is the only writer.
+    pub counters_refresh: Option<Duration>,
     /// Stats API requests each key may make per hour.
     pub api_requests_per_hour: u32,
     /// How long browsers and proxies may keep a public count (`Cache-Control: max-age`).
@@ -570,6 +578,18 @@ impl Config {
         check_range("store.threads", self.store.threads.into(), 1, 256)?;
         let clickhouse = self.clickhouse_servers()?;
         let events = self.events_backend(&clickhouse)?;
+        check_range(
+            "clickhouse.counters_refresh_seconds",
+            self.clickhouse.counters_refresh_seconds.into(),
+            0,
+            86_400,
+        )?;
+        let counters_refresh = match (&events, self.clickhouse.counters_refresh_seconds) {
+            (EventsBackend::ClickHouse(_), seconds) if seconds > 0 => {
+                Some(Duration::from_secs(seconds.into()))
+            }
+            _ => None,
+        };
         let (batch_rows, flush_interval_ms) = match events {
             EventsBackend::DuckDb => (w.batch_rows, w.flush_interval_ms),
             EventsBackend::ClickHouse(_) => (
@@ -657,6 +677,7 @@ impl Config {
             },
             events,
             clickhouse,
+            counters_refresh,
             store: StoreOptions {
                 memory_limit: self.store.memory_limit.clone(),
                 threads: self.store.threads,

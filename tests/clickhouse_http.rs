@@ -245,6 +245,78 @@ async fn the_server_writes_and_reads_on_clickhouse() {
     assert_eq!(count(&conn, "SELECT count(*) FROM events"), 0);
 }
 
+/// Two collectors on one cluster, each taking some of the hits: each one's public counter shows
+/// all of them once its refresh has read ClickHouse again, and further refreshes count nothing
+/// twice.
+#[tokio::test]
+async fn two_collectors_show_each_others_hits_in_the_public_counters() {
+    let cluster = Cluster::start(2);
+    let http = client();
+    let refreshing = config(&cluster, "counters_refresh_seconds = 1");
+    let first = Server::start(&refreshing);
+    let second = Server::start(&refreshing);
+    // 30 visitors through the first, 20 through the second; 10 of the first's read twice.
+    for i in 0..50 {
+        let (server, ip) = match i < 30 {
+            true => (&first, format!("10.2.0.{}", i + 1)),
+            false => (&second, format!("10.3.0.{}", i + 1)),
+        };
+        let url = format!("https://{SITE}/shared");
+        pageview(&http, server, &url, &ip, FIREFOX).await;
+        if i < 10 {
+            pageview(&http, server, &url, &ip, FIREFOX).await;
+        }
+    }
+    assert_eq!(
+        wait_for(&cluster, 60, Duration::from_secs(20))
+            .iter()
+            .sum::<u64>(),
+        60
+    );
+
+    let counter = |server: &Server| {
+        let url = server.url(&format!("/api/counter?site={SITE}&path=/shared"));
+        let http = http.clone();
+        async move {
+            let count = json_of(http.get(url)).await;
+            (count["pageviews"].clone(), count["visitors"].clone())
+        }
+    };
+    let all = (json!(60), json!(50));
+    for server in [&first, &second] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut seen = counter(server).await;
+        while seen != all && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            seen = counter(server).await;
+        }
+        assert_eq!(seen, all, "{}", server.logs());
+    }
+    // A few more refreshes on each, and hits after them: still each hit once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    pageview(
+        &http,
+        &second,
+        &format!("https://{SITE}/shared"),
+        "10.4.0.1",
+        FIREFOX,
+    )
+    .await;
+    let more = (json!(61), json!(51));
+    for server in [&second, &first] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut seen = counter(server).await;
+        while seen != more && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            seen = counter(server).await;
+        }
+        assert_eq!(seen, more, "{}", server.logs());
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(counter(&first).await, more);
+    assert_eq!(counter(&second).await, more);
+}
+
 /// The collector answers 202 while its queue has room, 503 with Retry-After once it is full,
 /// and nothing acknowledged is lost or stored twice when the shard comes back.
 #[tokio::test]

@@ -151,20 +151,26 @@ impl CounterReads for ClickHouseReader {
         site: &str,
         steps: &[(DateTime<Utc>, i32)],
         with_shared: bool,
+        since: Option<DateTime<Utc>>,
     ) -> Result<Vec<DayRow>, StoreError> {
-        self.rows(&sql::clickhouse::counter_days(site, steps, with_shared))?
-            .iter()
-            .map(|row| {
-                Ok(DayRow {
-                    path: text(row, "path")?,
-                    day: day(row, "day_text")?,
-                    pageviews: number(row, "pageview_count")?,
-                    visitors: number(row, "visitors")?,
-                    shared_with_next: number(row, "shared")?,
-                })
+        self.rows(&sql::clickhouse::counter_days(
+            site,
+            steps,
+            with_shared,
+            since,
+        ))?
+        .iter()
+        .map(|row| {
+            Ok(DayRow {
+                path: text(row, "path")?,
+                day: day(row, "day_text")?,
+                pageviews: number(row, "pageview_count")?,
+                visitors: number(row, "visitors")?,
+                shared_with_next: number(row, "shared")?,
             })
-            .collect::<Result<_, String>>()
-            .map_err(|e| self.bad(e))
+        })
+        .collect::<Result<_, String>>()
+        .map_err(|e| self.bad(e))
     }
 
     fn counter_recent(

@@ -7,6 +7,10 @@
 //! once per day as events arrive, the visitors of the last few local days are remembered per
 //! page; older days only keep their numbers.
 //!
+//! Where other servers write to the same store too (several collectors on ClickHouse), their
+//! events reach these counts only from the store: [`Counters::refresh_every`] has the recent days
+//! read again on a timer, on the writer's thread between two commits like a load.
+//!
 //! Only sites whose owner turned public counts on are counted, so the memory goes where it is
 //! used. A site turned on while the server runs is loaded on the writer's thread between two
 //! commits ([`CommitObserver::between_commits`]): no batch is committed during the load, so no
@@ -49,6 +53,10 @@ pub const KEPT_DAYS: i64 = 400;
 /// yesterday (queued at midnight), and a visitor id can reach into the next local day.
 const REMEMBERED_DAYS: i64 = 3;
 
+/// Local days a refresh reads again: the remembered ones, where other servers' events can still
+/// land, and the one before, whose visitors shared with the next day depend on them.
+const REFRESHED_DAYS: i64 = REMEMBERED_DAYS + 1;
+
 /// Pages of one site counted one by one; further paths count only in the site's total.
 pub const MAX_PAGES: usize = 100_000;
 
@@ -77,6 +85,8 @@ pub struct Counters {
     pending: Mutex<Vec<String>>,
     /// The store those loads read from.
     reads: Mutex<Option<Box<dyn CounterReads>>>,
+    /// How often the recent days are read again, and when they last were; `None`: never.
+    refresh: Mutex<Option<(std::time::Duration, std::time::Instant)>>,
 }
 
 struct SiteCounts {
@@ -225,12 +235,14 @@ pub trait CounterReads: Send {
     fn sites_with_events(&self) -> Result<Vec<SiteSpan>, StoreError>;
     /// The span of a site's events; `None` when it has none.
     fn site_span(&self, site: &str) -> Result<Option<Span>, StoreError>;
-    /// A site's counts per page and local day (see `sql::counter_days`).
+    /// A site's counts per page and local day, from the local midnight `since` on when given
+    /// (see `sql::counter_days`).
     fn counter_days(
         &self,
         site: &str,
         steps: &[(DateTime<Utc>, i32)],
         with_shared: bool,
+        since: Option<DateTime<Utc>>,
     ) -> Result<Vec<DayRow>, StoreError>;
     /// The (page, local day, visitor) pairs since `since` (see `sql::counter_recent`).
     fn counter_recent(
@@ -255,8 +267,9 @@ impl CounterReads for Box<dyn CounterReads> {
         site: &str,
         steps: &[(DateTime<Utc>, i32)],
         with_shared: bool,
+        since: Option<DateTime<Utc>>,
     ) -> Result<Vec<DayRow>, StoreError> {
-        (**self).counter_days(site, steps, with_shared)
+        (**self).counter_days(site, steps, with_shared, since)
     }
 
     fn counter_recent(
@@ -287,8 +300,9 @@ impl CounterReads for Connection {
         site: &str,
         steps: &[(DateTime<Utc>, i32)],
         with_shared: bool,
+        since: Option<DateTime<Utc>>,
     ) -> Result<Vec<DayRow>, StoreError> {
-        let (statement, params) = sql::counter_days(site, steps, with_shared);
+        let (statement, params) = sql::counter_days(site, steps, with_shared, since);
         let mut stmt = self.prepare(&statement)?;
         let rows = stmt.query_map(params_from_iter(params), |row| {
             Ok(DayRow {
@@ -330,7 +344,17 @@ impl Counters {
             clock,
             pending: Mutex::new(Vec::new()),
             reads: Mutex::new(reads),
+            refresh: Mutex::new(None),
         }
+    }
+
+    /// Reads every public site's recent days again from the store every `every`, and loads the
+    /// public sites that have events there but none counted yet: for a store that other servers
+    /// write to as well. A server that is the store's only writer needs none of it (its own
+    /// commits keep the counts exact).
+    pub fn refresh_every(self, every: std::time::Duration) -> Counters {
+        *self.refresh.lock() = Some((every, std::time::Instant::now()));
+        self
     }
 
     /// Counts the stored events of every site `rules` picks, each in its time zone. Run it
@@ -404,6 +428,53 @@ impl Counters {
                 Err(e) => tracing::error!("cannot load the public counts of {site}: {e}"),
             }
         }
+    }
+
+    /// Runs [`Counters::refresh`] when [`Counters::refresh_every`] says it is due.
+    fn refresh_if_due(&self) {
+        {
+            let mut refresh = self.refresh.lock();
+            match refresh.as_mut() {
+                Some((every, last)) if last.elapsed() >= *every => {
+                    *last = std::time::Instant::now();
+                }
+                _ => return,
+            }
+        }
+        let reads = self.reads.lock();
+        let Some(reads) = reads.as_deref() else {
+            return;
+        };
+        if let Err(e) = self.refresh(reads) {
+            tracing::warn!(
+                "cannot refresh the public counts from the store (kept as they were): {e}"
+            );
+        }
+    }
+
+    /// Reads the recent days of every public site again, and loads whole the public sites with
+    /// events in the store but none counted here. On the writer's thread, between commits: this
+    /// server's own events are all in the store, so none is missed or counted twice.
+    pub fn refresh(&self, reads: &(impl CounterReads + ?Sized)) -> Result<(), StoreError> {
+        for (site, first, last) in reads.sites_with_events()? {
+            let Some(tz) = (self.rules)(&site) else {
+                continue;
+            };
+            let now = self.clock.now();
+            match self.site(&site) {
+                Some(counts) if counts.read().tz == tz => {
+                    let recent = read_recent(reads, &site, tz, now)?;
+                    counts.write().replace_recent(recent);
+                }
+                _ => {
+                    let counts = load_site(reads, &site, tz, first, last.max(now))?;
+                    self.sites
+                        .write()
+                        .insert(site, Arc::new(RwLock::new(counts)));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn site(&self, site: &str) -> Option<Arc<RwLock<SiteCounts>>> {
@@ -482,6 +553,7 @@ impl Counters {
 impl CommitObserver for Counters {
     fn between_commits(&self) {
         self.load_pending();
+        self.refresh_if_due();
     }
 
     fn committed(&self, events: &[Event]) {
@@ -527,6 +599,57 @@ impl Counters {
     }
 }
 
+/// A site's counts as read from the store: its days from `from_day` on (all of them when
+/// `None`), and who was counted on the days still being counted.
+struct Read {
+    today: NaiveDate,
+    from_day: Option<NaiveDate>,
+    days: Vec<DayRow>,
+    remembered: Vec<(String, NaiveDate, u64)>,
+}
+
+fn read_site(
+    reads: &(impl CounterReads + ?Sized),
+    site: &str,
+    tz: Tz,
+    from: DateTime<Utc>,
+    from_day: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<Read, StoreError> {
+    let steps = offset_steps(
+        tz,
+        &Period {
+            from,
+            to: now + Duration::days(1),
+        },
+    );
+    let with_shared = steps.iter().any(|(_, offset)| *offset != 0);
+    let local_midnight = |day| crate::stats::period::local_midnight(tz, day);
+    let days = reads.counter_days(site, &steps, with_shared, from_day.map(local_midnight))?;
+    let today = now.with_timezone(&tz).date_naive();
+    let since = local_midnight(today - Duration::days(REMEMBERED_DAYS - 1));
+    let remembered = reads.counter_recent(site, &steps, since)?;
+    Ok(Read {
+        today,
+        from_day,
+        days,
+        remembered,
+    })
+}
+
+/// A site's last [`REFRESHED_DAYS`] local days, as the store has them now.
+fn read_recent(
+    reads: &(impl CounterReads + ?Sized),
+    site: &str,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Read, StoreError> {
+    let today = now.with_timezone(&tz).date_naive();
+    let from_day = today - Duration::days(REFRESHED_DAYS - 1);
+    let from = crate::stats::period::local_midnight(tz, from_day);
+    read_site(reads, site, tz, from, Some(from_day), now)
+}
+
 fn load_site(
     reads: &(impl CounterReads + ?Sized),
     site: &str,
@@ -535,41 +658,41 @@ fn load_site(
     now: DateTime<Utc>,
 ) -> Result<SiteCounts, StoreError> {
     let mut counts = SiteCounts::new(tz);
-    let steps = offset_steps(
-        tz,
-        &Period {
-            from: first,
-            to: now + Duration::days(1),
-        },
-    );
-    let with_shared = steps.iter().any(|(_, offset)| *offset != 0);
-    for row in reads.counter_days(site, &steps, with_shared)? {
-        let page = counts.page(&row.path);
-        if page == 0 && !row.path.is_empty() {
-            continue; // past MAX_PAGES: in the total only
-        }
-        let day = counts.series[page as usize].day_mut(row.day);
-        day.pageviews = row.pageviews;
-        day.visitors = row.visitors;
-        day.shared_with_next = row.shared_with_next;
-    }
-    // Who was counted on the days events can still arrive for.
-    let today = now.with_timezone(&tz).date_naive();
-    let oldest = today - Duration::days(REMEMBERED_DAYS - 1);
-    let since = crate::stats::period::local_midnight(tz, oldest);
-    for (path, date, visitor) in reads.counter_recent(site, &steps, since)? {
-        let page = counts.page(&path);
-        if page == 0 && !path.is_empty() {
-            continue;
-        }
-        counts
-            .seen
-            .entry(date)
-            .or_default()
-            .insert(pair(page, visitor));
-    }
-    counts.advance(today);
+    counts.replace_recent(read_site(reads, site, tz, first, None, now)?);
     Ok(counts)
+}
+
+impl SiteCounts {
+    /// Puts what was read in place of the days it covers and of who was counted.
+    fn replace_recent(&mut self, read: Read) {
+        if let Some(from_day) = read.from_day {
+            for series in &mut self.series {
+                series.clear_from(from_day);
+            }
+        }
+        for row in read.days {
+            let page = self.page(&row.path);
+            if page == 0 && !row.path.is_empty() {
+                continue; // past MAX_PAGES: in the total only
+            }
+            let day = self.series[page as usize].day_mut(row.day);
+            day.pageviews = row.pageviews;
+            day.visitors = row.visitors;
+            day.shared_with_next = row.shared_with_next;
+        }
+        self.seen.clear();
+        for (path, date, visitor) in read.remembered {
+            let page = self.page(&path);
+            if page == 0 && !path.is_empty() {
+                continue;
+            }
+            self.seen
+                .entry(date)
+                .or_default()
+                .insert(pair(page, visitor));
+        }
+        self.advance(read.today);
+    }
 }
 
 #[cfg(test)]

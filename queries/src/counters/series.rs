@@ -114,6 +114,12 @@ impl Series {
         self.days.splice(..end, [(through, merged)]);
     }
 
+    /// Forgets the days from `from` on, to be read again from the store.
+    pub fn clear_from(&mut self, from: NaiveDate) {
+        let keep = self.days.partition_point(|(d, _)| *d < from);
+        self.days.truncate(keep);
+    }
+
     pub fn first_day(&self) -> Option<NaiveDate> {
         self.days.first().map(|(d, _)| *d)
     }

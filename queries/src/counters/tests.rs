@@ -77,33 +77,10 @@ fn counts_agree_with_the_stats_api_loaded_and_live() {
     }
 
     let now = end + Duration::minutes(1);
-    let mut compared = 0;
-    for site in &spec.sites {
-        let tz = zone(site);
-        let mut paths: Vec<Option<String>> = vec![None, Some("/no/such/page".into())];
-        paths.extend(
-            counters
-                .popular(
-                    site,
-                    Days::of(&DateRange::All, tz, now).unwrap(),
-                    0,
-                    6,
-                    |_| true,
-                )
-                .into_iter()
-                .map(|(p, _)| Some(p)),
-        );
-        for path in &paths {
-            for range in ["day", "7d", "30d", "month", "year", "all", "28d"] {
-                let days = Days::of(&DateRange::parse_shortcut(range).unwrap(), tz, now).unwrap();
-                let ours = counters.count(site, path.as_deref(), days);
-                let theirs = api_count(&conn, site, path.as_deref(), range, now);
-                assert_eq!(ours, theirs, "{site} {path:?} {range}");
-                compared += 1;
-            }
-        }
-    }
-    assert_eq!(compared, 3 * 8 * 7);
+    assert_eq!(
+        agree_with_the_api(&counters, &conn, &spec.sites, now),
+        3 * 8 * 7
+    );
 
     // Each day's counts are the API's daily figures too.
     let tz = zone("beta.test");
@@ -268,4 +245,92 @@ fn a_flood_of_made_up_paths_is_counted_in_the_total_only() {
     assert_eq!(counters.count(site, Some("/junk/1"), days).pageviews, 1);
     let last = format!("/junk/{}", MAX_PAGES + 5);
     assert_eq!(counters.count(site, Some(&last), days), Count::default());
+}
+
+/// Compares the counters with the Stats API for every site, the site's total, a page it never
+/// had and its six most viewed pages, over seven periods; returns how many counts it compared.
+fn agree_with_the_api(
+    counters: &Counters,
+    conn: &Connection,
+    sites: &[String],
+    now: DateTime<Utc>,
+) -> usize {
+    let mut compared = 0;
+    for site in sites {
+        let tz = zone(site);
+        let mut paths: Vec<Option<String>> = vec![None, Some("/no/such/page".into())];
+        paths.extend(
+            counters
+                .popular(
+                    site,
+                    Days::of(&DateRange::All, tz, now).unwrap(),
+                    0,
+                    6,
+                    |_| true,
+                )
+                .into_iter()
+                .map(|(p, _)| Some(p)),
+        );
+        for path in &paths {
+            for range in ["day", "7d", "30d", "month", "year", "all", "28d"] {
+                let days = Days::of(&DateRange::parse_shortcut(range).unwrap(), tz, now).unwrap();
+                let ours = counters.count(site, path.as_deref(), days);
+                let theirs = api_count(conn, site, path.as_deref(), range, now);
+                assert_eq!(ours, theirs, "{site} {path:?} {range}");
+                compared += 1;
+            }
+        }
+    }
+    compared
+}
+
+/// Two servers writing to one store, as several collectors on ClickHouse do: this one commits
+/// every other batch itself (its writer's hook), the other server's batches reach the store
+/// only. After each refresh every count is the API's, and a site whose events all came through
+/// the other server is loaded whole by the first refresh that finds it.
+#[test]
+fn a_refresh_brings_in_what_other_servers_stored() {
+    let spec = SampleSpec::small(13);
+    let mut events = sample::generate(&spec);
+    events.sort_by_key(|e| e.ts);
+    let store = Store::open_in_memory(&StoreOptions::default()).unwrap();
+    let conn = store.connection().unwrap();
+    let split = events.len() / 3;
+    let (before, after) = events.split_at(split);
+    // gamma.test's events all come later, from the other server.
+    let (gamma, others): (Vec<Event>, Vec<Event>) = before
+        .iter()
+        .cloned()
+        .partition(|e| e.site.as_str() == "gamma.test");
+    sample::load(&conn, &others).unwrap();
+    let clock = Arc::new(ManualClock::new(before[split - 1].ts));
+    let rules: Rules = Arc::new(|site: &str| Some(zone(site)));
+    let counters = Counters::load(store.connection().unwrap(), rules, clock.clone()).unwrap();
+    assert_eq!(counters.zone("gamma.test"), None);
+
+    let theirs = gamma
+        .into_iter()
+        .chain(after.iter().cloned())
+        .collect::<Vec<_>>();
+    let mut compared = 0;
+    for (i, batch) in theirs.chunks(97).enumerate() {
+        sample::load(&conn, batch).unwrap();
+        let mine: Vec<Event> = batch
+            .iter()
+            .filter(|e| i % 2 == 0 && e.site.as_str() != "gamma.test")
+            .cloned()
+            .collect();
+        counters.committed(&mine);
+        let now = batch.last().unwrap().ts + Duration::seconds(1);
+        clock.set(now);
+        counters.refresh(&conn).unwrap();
+        if i % 10 == 0 {
+            compared += agree_with_the_api(&counters, &conn, &spec.sites, now);
+        }
+    }
+    let now = events.last().unwrap().ts + Duration::minutes(1);
+    clock.set(now);
+    counters.refresh(&conn).unwrap();
+    compared += agree_with_the_api(&counters, &conn, &spec.sites, now);
+    assert!(compared > 3 * 8 * 7 * 2, "{compared} counts compared");
 }

@@ -1354,14 +1354,16 @@ fn counter_events(
 /// The public counters' days of one site, per page and for the whole site (path `''`):
 /// `(path, day, pageviews, visitors, visitors shared with the next day)`. Days are local to the
 /// site's zone; a visitor id lives one UTC day, so where local and UTC days differ, one id can
-/// be seen on two neighbouring local days, and the last column says how many were.
+/// be seen on two neighbouring local days, and the last column says how many were. With `since`
+/// (a local midnight), only the days from there on.
 pub fn counter_days(
     site: &str,
     steps: &[(DateTime<Utc>, i32)],
     with_shared: bool,
+    since: Option<DateTime<Utc>>,
 ) -> (String, Vec<Param>) {
     let mut b = Builder::new(Dialect::DuckDb, &[]);
-    let ev = counter_events(&mut b, site, steps, None);
+    let ev = counter_events(&mut b, site, steps, since);
     let (shared, join) = if with_shared {
         (
             "count(b.day)",
@@ -1547,9 +1549,14 @@ pub mod clickhouse {
     }
 
     /// `super::counter_days`: columns `path`, `day`, `pageviews`, `visitors`, `shared`.
-    pub fn counter_days(site: &str, steps: &[(DateTime<Utc>, i32)], with_shared: bool) -> String {
+    pub fn counter_days(
+        site: &str,
+        steps: &[(DateTime<Utc>, i32)],
+        with_shared: bool,
+        since: Option<DateTime<Utc>>,
+    ) -> String {
         let mut b = builder();
-        let ev = counter_events(&mut b, site, steps, None);
+        let ev = counter_events(&mut b, site, steps, since);
         let pv = per_visitor_day(&ev, true);
         let (shared, join) = if with_shared {
             // A visitor seen on the next day too: the next day's pairs moved back a day.
