@@ -14,7 +14,7 @@ use clap::Parser;
 use footfall_benches::load::drive::{drive, Outcome};
 use footfall_benches::load::landed::{self, Landed};
 use footfall_benches::load::mix::{self, Template};
-use footfall_benches::load::process::{cpu_of, sibling, Server};
+use footfall_benches::load::process::{clickhouse_cpu, cpu_of, sibling, Server};
 use footfall_queries::clickhouse::{ClickHouseConfig, Client};
 
 const DOMAIN: &str = "load.test";
@@ -65,6 +65,8 @@ struct Args {
 struct Run {
     outcome: Outcome,
     server_cpu: Duration,
+    /// ClickHouse's processes on this machine over the same time.
+    clickhouse_cpu: Duration,
     own_cpu: Duration,
     peak_rss: u64,
 }
@@ -104,6 +106,7 @@ fn main() -> std::process::ExitCode {
         let load = |server: &Server, requests: &Arc<Vec<Template>>, expect| {
             server.reset_peak();
             let (server_before, own_before) = (server.cpu(), cpu_of(std::process::id()));
+            let clickhouse_before = clickhouse_cpu();
             let outcome = runtime.block_on(drive(
                 server.addr,
                 connections,
@@ -113,6 +116,7 @@ fn main() -> std::process::ExitCode {
             ));
             Run {
                 server_cpu: server.cpu() - server_before,
+                clickhouse_cpu: clickhouse_cpu().saturating_sub(clickhouse_before),
                 own_cpu: cpu_of(std::process::id()) - own_before,
                 peak_rss: server.peak_rss_bytes(),
                 outcome,
@@ -177,8 +181,16 @@ fn main() -> std::process::ExitCode {
                 .arg(data.path())
                 .arg("serve")
                 .env("RUST_LOG", "info");
+            let clickhouse_at_start = clickhouse_cpu();
             let footfall = Server::start(command).expect("Footfall starts");
             let ingest = load(&footfall, &events, StatusCode::ACCEPTED);
+            if shards.is_some() {
+                eprintln!(
+                    "  {connections} connections, {label}: ClickHouse's processes used {:.1} s of CPU during the ingest run (Footfall {:.1} s)",
+                    ingest.clickhouse_cpu.as_secs_f64(),
+                    ingest.server_cpu.as_secs_f64()
+                );
+            }
             row(
                 connections,
                 label,
@@ -240,6 +252,12 @@ fn main() -> std::process::ExitCode {
                     e
                 }
             };
+            if shards.is_some() {
+                eprintln!(
+                    "  {connections} connections, {label}: ClickHouse's processes used {:.1} s of CPU from Footfall's start to its stop",
+                    (clickhouse_cpu().saturating_sub(clickhouse_at_start)).as_secs_f64()
+                );
+            }
             let landed = match shards {
                 Some(shards) => landed::count_clickhouse(shards).map_err(|e| e.to_string()),
                 None => landed::count(&store).map_err(|e| e.to_string()),

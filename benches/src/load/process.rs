@@ -176,6 +176,23 @@ pub fn cpu_of(pid: u32) -> Duration {
     Duration::from_nanos(ticks * 1_000_000_000 / per_second)
 }
 
+/// CPU time of every ClickHouse server process on this machine (`clickhouse-server`, named
+/// `clickhouse-serv` by the kernel): what a ClickHouse store costs beside the server that writes
+/// to it, when the shards run here.
+pub fn clickhouse_cpu() -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|name| name.starts_with("clickhouse-serv"))
+        })
+        .map(cpu_of)
+        .sum()
+}
+
 fn status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
