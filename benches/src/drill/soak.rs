@@ -61,12 +61,12 @@ pub struct Sample {
     pub resident_mb: f64,
     pub wal_mb: f64,
     /// The server's last memory report (`footfall::memory`, once a minute): its fields in MB,
-    /// as `name=value` text (anonymous, DuckDB's own, mimalloc's committed).
+    /// as `name=value` text (anonymous, DuckDB's own).
     pub breakdown: String,
 }
 
 /// The fields of the server's memory report that the samples show.
-const BREAKDOWN: [&str; 3] = ["anonymous_mb", "duckdb_mb", "allocator_mb"];
+const BREAKDOWN: [&str; 2] = ["anonymous_mb", "duckdb_mb"];
 
 #[derive(Debug, Default)]
 pub struct Outcome {
