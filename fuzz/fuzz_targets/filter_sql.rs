@@ -206,8 +206,11 @@ fuzz_target!(|data: &[u8]| {
     // The public counters' reads of the site, over the offsets of the period's first day.
     let steps = offset_steps(query.timezone, &days);
     for with_shared in [false, true] {
-        let (text, params) = sql::counter_days(&query.site, &steps, with_shared);
-        check(&text, &params, "counter_days");
+        // Whole (a load) and from an instant on (a refresh).
+        for since in [None, Some(query.period.from)] {
+            let (text, params) = sql::counter_days(&query.site, &steps, with_shared, since);
+            check(&text, &params, "counter_days");
+        }
     }
     let (text, params) = sql::counter_recent(&query.site, &steps, query.period.from);
     check(&text, &params, "counter_recent");
