@@ -31,8 +31,8 @@ pub struct App {
     pub client_limits: Arc<ClientLimits>,
     pub collector: Arc<Collector>,
     pub writer: Writer,
-    /// Checkpoints the store on its own thread, so commits never wait for one. Stopped before
-    /// the writer's last commit and checkpoint.
+    /// Checkpoints the store on its own thread as a commit ends, so commits do not do it and
+    /// rarely wait for it. Stopped before the writer's last commit and checkpoint.
     pub checkpointer: Mutex<Checkpointer>,
     /// Rolls up each day once it closes, so queries over long periods stay fast.
     pub rollups: rollup::Keeper,
@@ -126,13 +126,13 @@ impl App {
             clock.clone(),
             settings.counters_refresh,
         )?;
+        let checkpointer = Checkpointer::spawn(&store)?;
         let writer = Writer::spawn_observed(
             sink,
             collector.clone(),
             settings.writer.clone(),
-            vec![counters.clone()],
+            vec![counters.clone(), checkpointer.observer()],
         );
-        let checkpointer = Checkpointer::spawn(&store)?;
         // Every setting is made by now.
         store.lock_configuration()?;
         // With ClickHouse, the store's own events table stays empty and the keeper idles.

@@ -190,7 +190,7 @@ fn crash_drill(ending: crash::Ending, rounds: Rounds, dir: &std::path::Path) -> 
         .max()
         .unwrap_or_default();
     println!(
-        "\n{ending:?}: {} rounds at {} events/s: {} sent, {} answered 202, {} acknowledged events lost in all, worst round {} (bound: flush interval {} ms x rate = {}), lost events acknowledged at most {:.0} ms before the signal; {} stored without an answer; worst reopen {:.0} ms (last {:.0} ms); worst exit {:.0} ms; {} rows in the store at the end",
+        "\n{ending:?}: {} rounds at {} events/s: {} sent, {} answered 202, {} acknowledged events lost in all, worst round {} (bound: flush interval {} ms x rate = {}), lost events acknowledged at most {:.0} ms before the signal; {} commits, whose oldest event waited at most {:.0} ms; {} stored without an answer; worst reopen {:.0} ms (last {:.0} ms); worst exit {:.0} ms; {} rows in the store at the end",
         outcome.rounds.len(),
         rounds.rate,
         sum(|r| r.sent),
@@ -200,6 +200,8 @@ fn crash_drill(ending: crash::Ending, rounds: Rounds, dir: &std::path::Path) -> 
         FLUSH_INTERVAL.as_millis(),
         (FLUSH_INTERVAL.as_secs_f64() * rounds.rate).floor(),
         worst_window.as_secs_f64() * 1e3,
+        outcome.rounds.iter().map(|r| r.commits).sum::<usize>(),
+        outcome.worst_wait().as_secs_f64() * 1e3,
         sum(|r| r.stored_unanswered),
         outcome.worst_open().as_secs_f64() * 1e3,
         outcome.final_open.as_secs_f64() * 1e3,

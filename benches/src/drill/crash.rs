@@ -52,6 +52,11 @@ pub struct Round {
     pub lost_window: Duration,
     /// In the store without an answer (in flight at the signal): fine, reported for the record.
     pub stored_unanswered: u64,
+    /// Commits the server logged in the round, and how long the oldest event of the slowest
+    /// of them had waited since it was queued: a kill just before that commit would have lost
+    /// about this long of traffic, wherever the actual kill fell.
+    pub commits: usize,
+    pub longest_wait: Duration,
 }
 
 /// The whole drill's outcome.
@@ -68,6 +73,13 @@ pub struct Outcome {
 impl Outcome {
     pub fn worst_lost(&self) -> u64 {
         self.rounds.iter().map(|r| r.lost).max().unwrap_or(0)
+    }
+    pub fn worst_wait(&self) -> Duration {
+        self.rounds
+            .iter()
+            .map(|r| r.longest_wait)
+            .max()
+            .unwrap_or_default()
     }
     pub fn worst_open(&self) -> Duration {
         self.rounds
@@ -91,7 +103,12 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
     let lost_bound = (FLUSH_INTERVAL.as_secs_f64() * settings.rate).floor() as u64;
 
     for round in 0..settings.rounds {
-        let command = footfall(dir, &data, "").expect("the drill's config is written");
+        let mut command = footfall(dir, &data, "").expect("the drill's config is written");
+        // Every commit's timing (see `commit_waits`).
+        command.env(
+            "RUST_LOG",
+            "info,footfall_queries::writer=debug,footfall_queries::checkpointer=debug",
+        );
         let started = Instant::now();
         let server = match Server::start(command) {
             Ok(server) => server,
@@ -122,6 +139,8 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
             Ending::Term => server.stop(Duration::from_secs(30)),
         };
         let sent = runtime.block_on(traffic.finish());
+        let log = ended.as_ref().map(|s| s.log.as_slice()).unwrap_or_default();
+        let waits = commit_waits(log);
         let (exit, exit_ok) = match &ended {
             Ok(stopped) => (
                 stopped.took,
@@ -165,9 +184,11 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
                 .max()
                 .unwrap_or_default(),
             stored_unanswered: here.iter().filter(|k| !accepted.contains_key(k)).count() as u64,
+            commits: waits.len(),
+            longest_wait: waits.iter().max().copied().unwrap_or_default(),
         };
         println!(
-            "round {round:>3}: reopened in {:>5.0} ms, ran {:>5.0} ms, exit {:>5.0} ms{}, sent {:>6}, 202 {:>6}, others {:?}, lost {:>4} (acked up to {:>4.0} ms before the signal), stored without answer {:>3}",
+            "round {round:>3}: reopened in {:>5.0} ms, ran {:>5.0} ms, exit {:>5.0} ms{}, sent {:>6}, 202 {:>6}, others {:?}, lost {:>4} (acked up to {:>4.0} ms before the signal), stored without answer {:>3}, {:>3} commits, longest wait {:>4.0} ms",
             open.as_secs_f64() * 1e3,
             ran.as_secs_f64() * 1e3,
             exit.as_secs_f64() * 1e3,
@@ -181,7 +202,32 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
             result.lost,
             result.lost_window.as_secs_f64() * 1e3,
             result.stored_unanswered,
+            result.commits,
+            result.longest_wait.as_secs_f64() * 1e3,
         );
+
+        // Checkpoints hold commits back: say when one ran (or was running at the signal). And
+        // a commit whose oldest event waited past the interval, with the two before it.
+        // The commit before each, to see where in the gap it started.
+        for (at, line) in log.iter().enumerate() {
+            if !line.contains("checkpoint") {
+                continue;
+            }
+            if let Some(commit) = log[..at].iter().rev().find(|l| l.contains(WAITED)) {
+                println!("    server: {commit}");
+            }
+            println!("    server: {line}");
+        }
+        if result.longest_wait > FLUSH_INTERVAL {
+            let commits: Vec<&String> = log.iter().filter(|l| l.contains(WAITED)).collect();
+            let slowest = waits
+                .iter()
+                .position(|&w| w == result.longest_wait)
+                .unwrap_or_default();
+            for line in &commits[slowest.saturating_sub(2)..=slowest] {
+                println!("    server: {line}");
+            }
+        }
 
         let never_sent = here.iter().filter(|&&k| k >= result.sent).count();
         if never_sent > 0 {
@@ -236,15 +282,14 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
                         "round {round}: {} acknowledged events lost, more than the flush interval's {lost_bound}",
                         result.lost
                     ));
-                    // What the store was doing: slow commits and checkpoints are logged.
-                    if let Ok(stopped) = &ended {
-                        for line in stopped
-                            .log
-                            .iter()
-                            .filter(|l| l.contains("took") || l.contains("checkpoint"))
-                        {
-                            println!("    server: {line}");
-                        }
+                    // What the store was doing: the last commits, slow ones and checkpoints.
+                    let commits: Vec<&String> = log.iter().filter(|l| l.contains(WAITED)).collect();
+                    let recent = &commits[commits.len().saturating_sub(6)..];
+                    for line in log
+                        .iter()
+                        .filter(|l| l.contains("took") || recent.contains(l))
+                    {
+                        println!("    server: {line}");
                     }
                 }
             }
@@ -290,4 +335,38 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
         }
     }
     outcome
+}
+
+/// What the server's writer logs (at debug level) after each commit, before the oldest event's
+/// wait in milliseconds.
+const WAITED: &str = "the oldest had waited ";
+
+/// How long the oldest event of each commit in `log` had waited since it was queued.
+fn commit_waits(log: &[String]) -> Vec<Duration> {
+    log.iter()
+        .filter_map(|line| {
+            let rest = line.split(WAITED).nth(1)?;
+            let ms: f64 = rest.split(" ms").next()?.trim().parse().ok()?;
+            Some(Duration::from_secs_f64(ms / 1e3))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_waits_are_read_from_the_servers_log() {
+        let log = [
+            "2026-12-03T06:00:00.1Z DEBUG footfall_queries::writer::committer: committed 412 events in 3.2 ms; the oldest had waited 187.4 ms",
+            "2026-12-03T06:00:00.2Z  INFO footfall::server: listening on http://127.0.0.1:1",
+            "DEBUG committed 1 events in 0.4 ms; the oldest had waited 12.0 ms",
+        ]
+        .map(String::from);
+        assert_eq!(
+            commit_waits(&log),
+            [Duration::from_micros(187_400), Duration::from_millis(12)]
+        );
+    }
 }

@@ -45,8 +45,9 @@ pub struct WriterSettings {
     /// Commit when this many events are waiting…
     pub batch_rows: usize,
     /// …or so that the oldest is committed within this long of being queued (the enricher
-    /// hands a batch over early by the time the last commit took). This bounds what a crash
-    /// can lose: about this long of traffic, unless the store is slower than usual just then.
+    /// hands a batch over early by the slowest recent commit's time and a reserve, and
+    /// checkpoints start as a commit ends). This bounds what a crash can lose: about this long of traffic, unless
+    /// the store is slower than usual just then.
     pub flush_interval: Duration,
 }
 
@@ -70,6 +71,12 @@ pub trait CommitObserver: Send + Sync + 'static {
     /// nothing to commit: while it runs, no batch is committed, so work that must not race with
     /// commits (reading the store to rebuild live figures) goes here.
     fn between_commits(&self) {}
+
+    /// Called on the writer's thread after [`CommitObserver::between_commits`] when the batch
+    /// was handed over by time (not full) and no other waits: the store has a gap of most of a
+    /// flush interval ahead, the moment for work that would hold a commit back (a checkpoint).
+    /// Under heavy load, when batches fill before they are due, it does not come.
+    fn caught_up(&self) {}
 }
 
 /// Why a hit was not queued.
@@ -123,7 +130,7 @@ struct Shared {
 pub struct Writer {
     /// `None` once shut down. Dropping the sender is what tells the thread to drain and stop, and
     /// the lock makes sure no hit can be queued after that.
-    sender: RwLock<Option<Sender<Hit>>>,
+    sender: RwLock<Option<Sender<Queued>>>,
     shared: Arc<Shared>,
     threads: Mutex<Option<Threads>>,
 }
@@ -133,12 +140,25 @@ struct Threads {
     committer: JoinHandle<WriterReport>,
 }
 
+/// A hit in the queue, with when it was queued: the enricher hands a batch over by its oldest
+/// event's age, and the committer logs how long that event waited for its commit (what a crash
+/// at that moment would have lost, in time).
+struct Queued {
+    hit: Hit,
+    at: Instant,
+}
+
 /// One hand-over from the enricher to the committer: the events and the drop tally of one
 /// flush interval (or one full batch). Sent even when empty, so the committer's observers get
 /// their `between_commits` on every interval.
 struct Batch {
     events: Vec<Event>,
     drops: Vec<DropCount>,
+    /// When the first hit behind `events` was queued; `None` when there are no events.
+    oldest: Option<Instant>,
+    /// Handed over because it was due, not because it was full: hits come slower than the
+    /// writer takes them, and a gap of most of a flush interval follows its commit.
+    timed: bool,
 }
 
 impl Writer {
@@ -190,7 +210,11 @@ impl Writer {
         if self.shared.refuse_while_failing && self.shared.store_failing.load(Ordering::Relaxed) {
             return Err(EnqueueError::StoreFailing);
         }
-        sender.try_send(hit).map_err(|e| match e {
+        let queued = Queued {
+            hit,
+            at: Instant::now(),
+        };
+        sender.try_send(queued).map_err(|e| match e {
             TrySendError::Full(_) => EnqueueError::Full,
             TrySendError::Disconnected(_) => EnqueueError::Closed,
         })
