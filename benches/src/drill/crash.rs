@@ -206,18 +206,19 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
             result.longest_wait.as_secs_f64() * 1e3,
         );
 
-        // Checkpoints hold commits back: say when one ran (or was running at the signal). And
-        // a commit whose oldest event waited past the interval, with the two before it.
-        // The commit before each, to see where in the gap it started.
+        // Checkpoints hold commits back: say when one ran (or was running at the signal), after
+        // the commit it followed, to see where in the gap between commits it started.
         for (at, line) in log.iter().enumerate() {
-            if !line.contains("checkpoint") {
-                continue;
+            if line.contains(CHECKPOINT_STARTED) {
+                if let Some(commit) = log[..at].iter().rev().find(|l| l.contains(WAITED)) {
+                    println!("    server: {commit}");
+                }
             }
-            if let Some(commit) = log[..at].iter().rev().find(|l| l.contains(WAITED)) {
-                println!("    server: {commit}");
+            if line.contains("checkpoint") {
+                println!("    server: {line}");
             }
-            println!("    server: {line}");
         }
+        // A commit whose oldest event waited past the interval, with the two before it.
         if result.longest_wait > FLUSH_INTERVAL {
             let commits: Vec<&String> = log.iter().filter(|l| l.contains(WAITED)).collect();
             let slowest = waits
@@ -340,6 +341,9 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
 /// What the server's writer logs (at debug level) after each commit, before the oldest event's
 /// wait in milliseconds.
 const WAITED: &str = "the oldest had waited ";
+
+/// What the server's checkpoint thread logs (at debug level) as it starts a checkpoint.
+const CHECKPOINT_STARTED: &str = "checkpointing ";
 
 /// How long the oldest event of each commit in `log` had waited since it was queued.
 fn commit_waits(log: &[String]) -> Vec<Duration> {
