@@ -140,7 +140,8 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
         };
         let sent = runtime.block_on(traffic.finish());
         let log = ended.as_ref().map(|s| s.log.as_slice()).unwrap_or_default();
-        let waits = commit_waits(log);
+        let commits: Vec<&String> = log.iter().filter(|l| l.contains(WAITED)).collect();
+        let waits = commit_waits(&commits);
         let (exit, exit_ok) = match &ended {
             Ok(stopped) => (
                 stopped.took,
@@ -220,7 +221,6 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
         }
         // A commit whose oldest event waited past the interval, with the two before it.
         if result.longest_wait > FLUSH_INTERVAL {
-            let commits: Vec<&String> = log.iter().filter(|l| l.contains(WAITED)).collect();
             let slowest = waits
                 .iter()
                 .position(|&w| w == result.longest_wait)
@@ -284,7 +284,6 @@ pub fn run(settings: &Settings, dir: &Path) -> Outcome {
                         result.lost
                     ));
                     // What the store was doing: the last commits, slow ones and checkpoints.
-                    let commits: Vec<&String> = log.iter().filter(|l| l.contains(WAITED)).collect();
                     let recent = &commits[commits.len().saturating_sub(6)..];
                     for line in log
                         .iter()
@@ -345,9 +344,11 @@ const WAITED: &str = "the oldest had waited ";
 /// What the server's checkpoint thread logs (at debug level) as it starts a checkpoint.
 const CHECKPOINT_STARTED: &str = "checkpointing ";
 
-/// How long the oldest event of each commit in `log` had waited since it was queued.
-fn commit_waits(log: &[String]) -> Vec<Duration> {
-    log.iter()
+/// How long the oldest event of each commit had waited since it was queued, from the writer's
+/// lines (those holding [`WAITED`]), one per commit in order.
+fn commit_waits(commits: &[&String]) -> Vec<Duration> {
+    commits
+        .iter()
         .filter_map(|line| {
             let rest = line.split(WAITED).nth(1)?;
             let ms: f64 = rest.split(" ms").next()?.trim().parse().ok()?;
@@ -368,8 +369,9 @@ mod tests {
             "DEBUG committed 1 events in 0.4 ms; the oldest had waited 12.0 ms",
         ]
         .map(String::from);
+        let commits: Vec<&String> = log.iter().filter(|l| l.contains(WAITED)).collect();
         assert_eq!(
-            commit_waits(&log),
+            commit_waits(&commits),
             [Duration::from_micros(187_400), Duration::from_millis(12)]
         );
     }

@@ -46,8 +46,8 @@ pub struct WriterSettings {
     pub batch_rows: usize,
     /// …or so that the oldest is committed within this long of being queued (the enricher
     /// hands a batch over early by the slowest recent commit's time and a reserve, and
-    /// checkpoints start as a commit ends). This bounds what a crash can lose: about this long of traffic, unless
-    /// the store is slower than usual just then.
+    /// checkpoints start as a commit ends). This bounds what a crash can lose: about this long
+    /// of traffic, unless the store is slower than usual just then.
     pub flush_interval: Duration,
 }
 
